@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Create/refresh the project virtualenv (.venv) idempotently.
+# Re-installs only when setup.py changed since the last successful install.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${SOTLAB_VENV:-$ROOT/.venv}"
+PY="${PYTHON:-python3}"
+EXTRAS="${1:-test}"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[sotlab] creating virtualenv $VENV"
+  "$PY" -m venv "$VENV"
+fi
+STAMP="$VENV/.sotlab-installed-$EXTRAS"
+HASH="$(sha256sum "$ROOT/setup.py" | cut -d' ' -f1)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
+  echo "[sotlab] installing SOTLab and dependencies into $VENV (first time: ~2 min, ~6 GB)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  # torch/torchvision first and pinned: the CUDA build also runs on CPU.
+  "$VENV/bin/python" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[$EXTRAS]"
+  echo "$HASH" > "$STAMP"
+fi
