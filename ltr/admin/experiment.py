@@ -21,6 +21,9 @@ class ExperimentConfig:
     #: ``workspace:<rel>`` for a file under the workspace.  None = random init.
     weights: Optional[str] = None
     seed: int = 0
+    #: seconds the VOT toolkit waits for one reply of this tracker's TraX server
+    #: (``timeout`` in the generated ``trackers.ini``); None = 30 s
+    vot_timeout: Optional[float] = None
 
 
 def load_tracker_config(tracker: str, name: str, overrides: Iterable[str] = ()) -> Tuple[Any, Path]:

@@ -1,0 +1,1 @@
+"""Losses shared by several trackers (IoU losses, balanced cross-entropy, centerness BCE)."""

@@ -1,0 +1,41 @@
+"""Classification losses of the Siamese trackers.
+
+``balanced_cross_entropy`` is pysot's ``select_cross_entropy_loss``: log-softmax + NLL averaged
+separately over positives (label 1) and negatives (label 0) of the whole batch and mixed 0.5/0.5;
+label −1 is ignored and an empty group contributes 0.  ``masked_bce_with_logits`` is the
+centerness loss: BCE-with-logits averaged over the selected (positive) points, 0 when none.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["balanced_cross_entropy", "masked_bce_with_logits"]
+
+
+def balanced_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, pos_weight: float = 0.5) -> torch.Tensor:
+    """``logits`` (B, K, H, W) class scores (K = 2: channel 1 = foreground), ``labels`` (B, H, W) in {−1, 0, 1}."""
+    if logits.dim() != 4 or labels.shape != (logits.shape[0],) + tuple(logits.shape[2:]):
+        raise ValueError(f"balanced_cross_entropy: logits {tuple(logits.shape)} vs labels {tuple(labels.shape)}")
+    logp = F.log_softmax(logits, dim=1).permute(0, 2, 3, 1).reshape(-1, logits.shape[1])
+    lab = labels.reshape(-1)
+    loss = logits.sum() * 0.0
+    for value, w in ((1, pos_weight), (0, 1.0 - pos_weight)):
+        sel = lab == value
+        if bool(sel.any()):
+            loss = loss + w * F.nll_loss(logp[sel], torch.full((int(sel.sum()),), value, dtype=torch.long, device=logits.device))
+    return loss
+
+
+def masked_bce_with_logits(logits: torch.Tensor, targets: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Mean BCE-with-logits over ``mask`` (all points when None); a graph-connected 0 when the selection is empty."""
+    lg = logits.reshape(-1)
+    tg = targets.reshape(-1).to(lg.dtype)
+    if mask is not None:
+        m = mask.reshape(-1).bool()
+        lg, tg = lg[m], tg[m]
+    if lg.numel() == 0:
+        return logits.sum() * 0.0
+    return F.binary_cross_entropy_with_logits(lg, tg)

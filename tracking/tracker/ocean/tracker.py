@@ -1,0 +1,239 @@
+"""Ocean tracker (offline and online) — the per-frame procedure of TracKit ``lib/tracker/ocean.py`` (ocean.md §5).
+
+Per frame: search crop at the previous centre (side s_x = s_z·X/127, TracKit corner/rounding rules) →
+network → p_cls (plain or fused with the object-aware map) → boxes decoded on the score grid →
+scale/aspect penalty → cosine window → (online fusion, §3.3) → argmax → centre jump (no smoothing),
+size smoothed with λ = penalty·p_cls·lr (twice, as the official code does; switchable) → clamps.
+
+The Siamese network sees **BGR 0–255** crops; frames arrive as RGB uint8 (grayscale is replicated).
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+
+from ltr.admin.registry import TRACKERS
+from ltr.models.ocean import OceanNet, build_ocean
+from tracking.tracker.base import BaseTracker, TrackOutput
+from tracking.tracker.siamese_utils import (
+    change,
+    context_size,
+    ensure_rgb,
+    get_subwindow,
+    hanning_window,
+    python2round,
+    sz_wh,
+    upsample_cubic,
+)
+
+from .config import OceanConfig
+
+__all__ = ["OceanTracker", "decode_and_select", "load_ocean_weights", "resolve_checkpoint"]
+
+
+def resolve_checkpoint(spec: str) -> Path:
+    """``weights:`` value → file: absolute, relative to the repo root, or ``workspace:<rel>``."""
+    from ltr.admin.settings import get_settings, repo_root
+
+    if spec.startswith("workspace:"):
+        path = get_settings().workspace / spec[len("workspace:"):]
+    else:
+        path = Path(spec).expanduser()
+        if not path.is_absolute():
+            path = repo_root() / path
+    if not path.is_file():
+        raise FileNotFoundError(f"Ocean weights '{spec}' not found (looked for {path}). Train them with "
+                                f"`python ltr/run_training.py ocean <config>` or set `weights:` / --set weights=<file>")
+    return path
+
+
+def load_ocean_weights(net: OceanNet, path: Path) -> Dict[str, Any]:
+    """Load a SOTLab checkpoint (``{'net': state_dict, 'config': ...}``) or an official TracKit one.
+
+    SOTLab checkpoints of the offline model loaded into a network with the online branch leave the
+    branch untouched (and vice versa only the keys present are required for ``online.*``)."""
+    from ltr.models.ocean.loader import load_official_checkpoint, read_state_dict
+
+    state, name = read_state_dict(path)
+    if any(k.startswith(("connect_model.", "features.features.", "module.connect_model.")) for k in state):
+        return load_official_checkpoint(net, state, strict=False)
+    own = net.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")
+               and not k.startswith("online.")]
+    unexpected = [k for k in state if k not in own]
+    if missing or unexpected:
+        raise KeyError(f"{name}: checkpoint does not fit the network of this config: {len(missing)} missing "
+                       f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]})")
+    bad = [k for k in state if state[k].shape != own[k].shape]
+    if bad:
+        raise ValueError(f"{name}: shape mismatch for {bad[:3]} (config and checkpoint disagree)")
+    net.load_state_dict(state, strict=False)
+    return {"missing": missing, "unused": unexpected}
+
+
+def decode_and_select(
+    cls_score: np.ndarray,
+    reg: np.ndarray,
+    pos: np.ndarray,
+    sz: np.ndarray,
+    scale_z: float,
+    search_size: int,
+    stride: int,
+    window: np.ndarray,
+    p: Any,
+    online_score: Optional[np.ndarray] = None,
+) -> Dict[str, Any]:
+    """TracKit ``Ocean.update`` on numpy maps (float64 maths like the official numpy code).
+
+    ``cls_score`` (S×S) is the fused probability, ``reg`` (4×S×S) ltrb in crop px, ``pos``/``sz`` the
+    previous centre/size in frame px. Returns the new (unclamped) ``pos``/``sz``, the peak, λ and maps.
+    """
+    s = cls_score.shape[-1]
+    g = stride * (np.arange(s, dtype=np.float64) - s // 2) + search_size // 2
+    gx, gy = g[None, :], g[:, None]
+    x1, y1 = gx - reg[0], gy - reg[1]
+    x2, y2 = gx + reg[2], gy + reg[3]
+    pw, ph = x2 - x1, y2 - y1
+    ref = sz * scale_z  # previous size in crop px
+    s_c = change(sz_wh(pw, ph) / sz_wh(ref[0], ref[1]))
+    r_c = change((ref[0] / ref[1]) / (pw / ph))
+    penalty = np.exp(-(r_c * s_c - 1) * p.penalty_k)
+    pscore = penalty * cls_score
+    pscore = pscore * (1 - p.window_influence) + window * p.window_influence
+    if online_score is not None:
+        o = upsample_cubic(np.asarray(online_score, dtype=np.float32), s) if online_score.shape[-1] != s else online_score
+        pscore = p.online_ratio * o + (1 - p.online_ratio) * pscore
+    r, c = np.unravel_index(int(np.argmax(pscore)), pscore.shape)
+    bx1, by1, bx2, by2 = x1[r, c], y1[r, c], x2[r, c], y2[r, c]
+    diff = np.array([(bx1 + bx2) / 2 - search_size // 2, (by1 + by2) / 2 - search_size // 2]) / scale_z
+    pred_wh = np.array([bx2 - bx1, by2 - by1]) / scale_z
+    lr = float(penalty[r, c] * cls_score[r, c] * p.lr)
+    res = pred_wh * lr + (1 - lr) * sz
+    new_sz = sz * (1 - lr) + lr * res if p.double_size_smoothing else res
+    return {"pos": pos + diff, "sz": new_sz, "peak": (int(r), int(c)), "lr": lr, "res_wh": res,
+            "score": float(cls_score[r, c]), "penalty": penalty, "pscore": pscore, "s_c": s_c, "r_c": r_c,
+            "pred_box": np.array([bx1, by1, bx2, by2])}
+
+
+@TRACKERS.register("ocean", config=OceanConfig, network="ocean", actor="ocean")
+class OceanTracker(BaseTracker):
+    """Ocean offline tracker; with ``track.online`` the DiMP-style online classifier is fused in (§3.3)."""
+
+    uses_network = True
+
+    @classmethod
+    def build_network(cls, cfg: OceanConfig, device: str = "cpu") -> OceanNet:
+        net = build_ocean(cfg.model)
+        if cfg.weights:
+            load_ocean_weights(net, resolve_checkpoint(cfg.weights))
+        return net.to(device).eval()
+
+    def __init__(self, cfg: OceanConfig, net: Any = None, device: str = "cpu") -> None:
+        super().__init__(cfg, net, device)
+        if net is None:
+            raise ValueError("OceanTracker needs a network (OceanTracker.build_network(cfg))")
+        self.p = cfg.track
+        self.stride = cfg.model.stride
+        self.online = None
+        if self.p.online:
+            if getattr(net, "online", None) is None:
+                raise ValueError("track.online needs a network built with model.online.enabled")
+            from .online import OceanOnlineTracker
+
+            self.online = OceanOnlineTracker(net, self.p.online_params, device)
+
+    # ------------------------------------------------------------------ helpers
+    def _to_tensor(self, patch_bgr: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(patch_bgr.transpose(2, 0, 1))).float().unsqueeze(0)
+        return t.to(self.device)
+
+    def _use_align(self) -> bool:
+        return bool(self.p.align and getattr(self.net, "align_head", None) is not None)
+
+    def _score_size(self, search_size: int) -> int:
+        fn = getattr(self.net, "score_size", None)
+        if callable(fn):
+            return int(fn(search_size))
+        return (search_size - self.p.exemplar_size) // self.stride + 1 + 8
+
+    # ------------------------------------------------------------------ API
+    def initialize(self, image: np.ndarray, box: np.ndarray) -> TrackOutput:
+        t0 = time.perf_counter()
+        rgb = ensure_rgb(image)
+        box = np.asarray(box, dtype=np.float64).reshape(-1)
+        if box.size != 4 or not np.all(np.isfinite(box)):
+            raise ValueError(f"Ocean.initialize: expected a finite [x, y, w, h] box, got {box.tolist()}")
+        self.im_h, self.im_w = rgb.shape[:2]
+        w, h = max(float(box[2]), 1.0), max(float(box[3]), 1.0)
+        self.pos = np.array([box[0] + box[2] / 2, box[1] + box[3] / 2], dtype=np.float64)
+        self.sz = np.array([w, h], dtype=np.float64)
+        small = (w * h) / float(self.im_h * self.im_w) < self.p.small_target_ratio
+        self.search_size = int(self.p.big_sz if small else self.p.small_sz)
+        self.score_sz = self._score_size(self.search_size)
+        if self.p.windowing == "cosine":
+            self.window = hanning_window(self.score_sz)
+        else:
+            self.window = np.ones((self.score_sz, self.score_sz))
+        bgr = rgb[:, :, ::-1]
+        self.avg_chans = bgr.reshape(-1, 3).mean(axis=0)
+        s_z = round(context_size(w, h, self.p.context_amount))
+        z = get_subwindow(bgr, self.pos, self.p.exemplar_size, s_z, self.avg_chans, corner="trackit")
+        with torch.inference_mode():
+            self.template_state = self.net.template(self._to_tensor(z))
+        self.frame_num = 1
+        if self.online is not None:
+            self.online.initialize(rgb, self.pos, self.sz)
+        self.timings = {"init": time.perf_counter() - t0}
+        return {"box": box.copy(), "score": 1.0}
+
+    def track(self, image: np.ndarray) -> TrackOutput:
+        t0 = time.perf_counter()
+        rgb = ensure_rgb(image)
+        bgr = rgb[:, :, ::-1]
+        self.frame_num += 1
+        s_z = context_size(self.sz[0], self.sz[1], self.p.context_amount)
+        scale_z = self.p.exemplar_size / s_z
+        s_x = s_z + 2 * ((self.search_size - self.p.exemplar_size) / 2) / scale_z
+        x = get_subwindow(bgr, self.pos, self.search_size, int(python2round(s_x)), self.avg_chans, corner="trackit")
+        xt = self._to_tensor(x)
+        t1 = time.perf_counter()
+        online_score = self.online.score(rgb) if self.online is not None else None
+        t2 = time.perf_counter()
+        with torch.inference_mode():
+            xf = self.net.extract(xt)
+            t3 = time.perf_counter()
+            out = self.net.predict(xf, self.search_size, z_enc=self.template_state["enc"], use_align=self._use_align())
+            cls = torch.sigmoid(out["cls"])[0, 0].float().cpu().numpy()
+            if "align" in out:
+                cls = self.p.ratio * cls + (1 - self.p.ratio) * torch.sigmoid(out["align"])[0, 0].float().cpu().numpy()
+            reg = out["reg"][0].float().cpu().numpy()
+        t4 = time.perf_counter()
+        sel = decode_and_select(cls, reg, self.pos, self.sz, scale_z, self.search_size, self.stride,
+                                self.window, self.p, online_score)
+        pos, sz = sel["pos"], sel["sz"]
+        pos[0] = max(0.0, min(float(self.im_w), pos[0]))
+        pos[1] = max(0.0, min(float(self.im_h), pos[1]))
+        sz[0] = max(self.p.min_size, min(float(self.im_w), sz[0]))
+        sz[1] = max(self.p.min_size, min(float(self.im_h), sz[1]))
+        self.pos, self.sz = pos, sz
+        t5 = time.perf_counter()
+        if self.online is not None:
+            self.online.update(rgb, self.pos, self.sz, self.frame_num)
+        t6 = time.perf_counter()
+        self.timings = {"crop": t1 - t0, "backbone": t3 - t2, "head": t4 - t3,
+                        "online": (t2 - t1) + (t6 - t5), "post": t5 - t4, "total": t6 - t0}
+        box = np.array([max(0.0, pos[0] - sz[0] / 2), max(0.0, pos[1] - sz[1] / 2), sz[0], sz[1]])
+        result: TrackOutput = {"box": box, "score": sel["score"]}
+        if self.debug:
+            dbg = {"cls": cls, "penalty": sel["penalty"], "pscore": sel["pscore"], "search_crop_bgr": x}
+            if "align" in out:
+                dbg["align"] = torch.sigmoid(out["align"])[0, 0].float().cpu().numpy()
+            if online_score is not None:
+                dbg["online"] = np.asarray(online_score)
+            result["debug"] = dbg
+        return result
