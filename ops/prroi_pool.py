@@ -6,11 +6,9 @@ pixel (i, j) at integer coordinates. Each output bin is the exact integral of ``
 divided by the bin area (0 for an empty box). This equals pytracking's PrRoIPool2D.
 
 Pure backend (any device, fully vectorised, autograd gives gradients for features *and* boxes):
-with the summed-area table ``P[i, j] = Σ_{i'<i, j'<j} F`` the double integral of ``f`` from −∞ to a
-point (x, y) is ``S(x, y) = Σ_{a,b∈{0,1,2}} c_a(y)·c_b(x)·P[m + a, n + b]`` where n = ⌊x⌋, φ = x − n and
-``c = ((1−φ)²/2, ½ + φ − φ², φ²/2)`` (the antiderivative of the tent), indices clamped to the table.
-A bin integral is then four evaluations of ``S`` at its corners; neighbouring bins share corners.
-The table is accumulated in float64 by default to avoid cancellation in the corner differences.
+the integral is separable, ``∫∫ f = Σ_ij F[i, j]·wy_i·wx_j`` with ``wx_j = T(x1 − j) − T(x0 − j)`` and T the
+antiderivative of the tent. Each RoI gathers the window of pixels it touches and the bins are two batched
+matrix products (weights × window × weightsᵀ). There is no cancellation, so float32 stays accurate.
 
 Compiled backend (optional): ``ops/csrc/prroi_pool.cpp`` built on first use with
 ``torch.utils.cpp_extension.load`` into ``$TORCH_EXTENSIONS_DIR`` or torch's cache ``~/.cache/torch_extensions``.
@@ -50,66 +48,93 @@ def _check_inputs(features: torch.Tensor, rois: torch.Tensor, ph: int, pw: int) 
         raise ValueError(f"prroi_pool2d: rois on {rois.device}, features on {features.device}")
 
 
-def _antiderivative_coeffs(t: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """For positions t: integer part n (long) and the 3 prefix-table coefficients (…, 3)."""
-    n = torch.floor(t)
-    phi = t - n  # derivative 1 w.r.t. t (floor has zero gradient)
-    c0 = 0.5 * (1 - phi) ** 2
-    c2 = 0.5 * phi * phi
-    c1 = 1 - c0 - c2
-    return n.long(), torch.stack([c0, c1, c2], dim=-1)
+def _tent_integral(t: torch.Tensor) -> torch.Tensor:
+    """∫_{-∞}^{t} max(0, 1 − |s|) ds (piecewise quadratic, derivative = the tent)."""
+    t = t.clamp(-1.0, 1.0)
+    return torch.where(t <= 0, 0.5 * (t + 1) ** 2, 1 - 0.5 * (1 - t) ** 2)
+
+
+def _axis_weights(start: torch.Tensor, size: torch.Tensor, nbins: int, n: int, win: int,
+                  first: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Per-RoI weights (K, nbins, win) of the window pixels first..first+win−1 and their clamped indices.
+
+    Weight of pixel p for bin [e_q, e_{q+1}] = T(e_{q+1} − p) − T(e_q − p), T = tent antiderivative;
+    pixels outside the map get weight 0 (zero padding).
+    """
+    edges = start[:, None] + size[:, None] * torch.arange(nbins + 1, device=start.device, dtype=start.dtype)
+    pix = first[:, None] + torch.arange(win, device=start.device)  # (K, win) long
+    d = edges[:, :, None] - pix[:, None, :].to(start.dtype)  # (K, nbins+1, win)
+    T = _tent_integral(d)
+    w = T[:, 1:] - T[:, :-1]
+    valid = (pix >= 0) & (pix < n)
+    return w * valid[:, None, :].to(w.dtype), pix.clamp(0, n - 1)
 
 
 def prroi_pool2d_pure(features: torch.Tensor, rois: torch.Tensor, pooled_height: int, pooled_width: int,
-                      spatial_scale: float, acc_dtype: Optional[torch.dtype] = torch.float64,
-                      max_chunk_elems: int = 1 << 23) -> torch.Tensor:
-    """Pure-PyTorch PrRoIPool (see module docstring); returns (K, C, pooled_height, pooled_width)."""
+                      spatial_scale: float, max_chunk_elems: int = 1 << 23) -> torch.Tensor:
+    """Pure-PyTorch PrRoIPool; returns (K, C, pooled_height, pooled_width).
+
+    Separable exact integration: ``out[k, :, p, q] = Σ_ij Wy[k,p,i]·Wx[k,q,j]·F[b_k, :, i, j] / area`` with
+    Wy/Wx from the tent antiderivative, restricted to a window of the pixels each RoI touches (window size =
+    the largest RoI extent in a chunk), as two batched matrix products. No cancellation, so float32 input
+    stays accurate; autograd differentiates through the weights for the box gradients.
+    """
     ph, pw = int(pooled_height), int(pooled_width)
     _check_inputs(features, rois, ph, pw)
     B, C, H, W = features.shape
     K = rois.shape[0]
-    out_dtype = features.dtype
-    dt = acc_dtype if acc_dtype is not None else features.dtype
     if K == 0:
         return features.new_zeros(0, C, ph, pw)
-    Fa = features.to(dt)
-    P = torch.nn.functional.pad(Fa.cumsum(2).cumsum(3), (1, 0, 1, 0))  # (B, C, H+1, W+1)
-    table = P.permute(1, 0, 2, 3).reshape(C, B * (H + 1) * (W + 1))
-
-    r = rois.to(dt)
     bidx = rois[:, 0].detach().round().long()
     if bool(((bidx < 0) | (bidx >= B)).any()):
         raise ValueError(f"prroi_pool2d: roi batch index outside [0, {B - 1}]")
+    geo_dt = torch.float64 if features.device.type == "cpu" or features.dtype == torch.float64 else torch.float32
+    r = rois.to(geo_dt)
     x0, y0, x1, y1 = (r[:, k] * spatial_scale for k in range(1, 5))
     bw = (x1 - x0).clamp(min=0) / pw
     bh = (y1 - y0).clamp(min=0) / ph
-    xs = x0[:, None] + bw[:, None] * torch.arange(pw + 1, device=r.device, dtype=dt)  # (K, pw+1)
-    ys = y0[:, None] + bh[:, None] * torch.arange(ph + 1, device=r.device, dtype=dt)  # (K, ph+1)
-    nx, cx = _antiderivative_coeffs(xs)
-    ny, cy = _antiderivative_coeffs(ys)
-    base = bidx * ((H + 1) * (W + 1))
+    area = bw * bh
+    # window of touched pixels: floor(start) .. ceil(end) (both inclusive)
+    # (pixels outside the map have zero weight, so the window is intersected with the map)
+    fx = torch.floor(x0.detach()).long().clamp(0, W - 1)
+    fy = torch.floor(y0.detach()).long().clamp(0, H - 1)
+    ex = torch.ceil((x0 + bw * pw).detach()).long().clamp(max=W - 1)
+    ey = torch.ceil((y0 + bh * ph).detach()).long().clamp(max=H - 1)
+    # channels-last table: each gathered window pixel is a contiguous row of C values
+    table = features.permute(0, 2, 3, 1).reshape(B * H * W, C)
 
-    chunk = max(1, max_chunk_elems // max(1, C * (ph + 1) * (pw + 1)))
     outs = []
-    for s in range(0, K, chunk):
-        e = min(K, s + chunk)
-        S = None
-        for a in range(3):
-            rows = (ny[s:e] + a).clamp(0, H) * (W + 1)  # (k, ph+1)
-            for b in range(3):
-                cols = (nx[s:e] + b).clamp(0, W)  # (k, pw+1)
-                idx = base[s:e, None, None] + rows[:, :, None] + cols[:, None, :]
-                vals = table.index_select(1, idx.reshape(-1)).reshape(C, e - s, ph + 1, pw + 1)
-                w = cy[s:e, :, a][:, :, None] * cx[s:e, :, b][:, None, :]
-                term = vals * w
-                S = term if S is None else S + term
-        assert S is not None
-        integ = S[:, :, 1:, 1:] - S[:, :, :-1, 1:] - S[:, :, 1:, :-1] + S[:, :, :-1, :-1]  # (C, k, ph, pw)
-        area = (bw[s:e] * bh[s:e]).reshape(1, -1, 1, 1)
-        safe = torch.where(area > 0, area, torch.ones_like(area))
-        o = torch.where(area > 0, integ / safe, torch.zeros_like(integ))
-        outs.append(o.permute(1, 0, 2, 3))
-    return torch.cat(outs, 0).to(out_dtype).contiguous()
+    s = 0
+    budget = max(1, max_chunk_elems // max(1, C))  # max RoIs x window pixels per chunk
+    while s < K:
+        # grow the chunk while the window volume stays under the budget
+        e = min(K, s + 1)
+        win_h = int((ey[s] - fy[s] + 1).clamp(min=1))
+        win_w = int((ex[s] - fx[s] + 1).clamp(min=1))
+        hh, ww = win_h, win_w
+        step = 64
+        while e < K:
+            e2 = min(K, e + step)
+            h2 = max(hh, int((ey[e:e2] - fy[e:e2] + 1).clamp(min=1).max()))
+            w2 = max(ww, int((ex[e:e2] - fx[e:e2] + 1).clamp(min=1).max()))
+            if (e2 - s) * h2 * w2 > budget:
+                break
+            e, hh, ww = e2, h2, w2
+        win_h, win_w = hh, ww
+        wy, iy = _axis_weights(y0[s:e], bh[s:e], ph, H, win_h, fy[s:e])  # (k, ph, win_h)
+        wx, ix = _axis_weights(x0[s:e], bw[s:e], pw, W, win_w, fx[s:e])  # (k, pw, win_w)
+        idx = (bidx[s:e, None, None] * H + iy[:, :, None]) * W + ix[:, None, :]  # (k, win_h, win_w)
+        win = table.index_select(0, idx.reshape(-1)).reshape(e - s, win_h, win_w * C)
+        a = area[s:e]
+        scale_k = torch.where(a > 0, 1.0 / torch.where(a > 0, a, torch.ones_like(a)), torch.zeros_like(a))
+        wy = (wy * scale_k[:, None, None]).to(features.dtype)
+        wx = wx.to(features.dtype)
+        t = torch.bmm(wy, win).reshape(e - s, ph, win_w, C)  # rows contracted: (k, ph, win_w, C)
+        t = t.permute(0, 1, 3, 2).reshape(e - s, ph * C, win_w)
+        o = torch.bmm(t, wx.transpose(1, 2)).reshape(e - s, ph, C, pw)  # (k, ph, C, pw)
+        outs.append(o.permute(0, 2, 1, 3))
+        s = e
+    return torch.cat(outs, 0).contiguous()
 
 
 # --------------------------------------------------------------------------------------- compiled backend

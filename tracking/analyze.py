@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def protocol_needs_meta(args: argparse.Namespace) -> bool:
+    """The dataset's registry meta is needed unless a VOT protocol is forced (no dataset loaded then)."""
+    return args.protocol not in ("vot2018", "vot2020")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from ltr.admin.registry import RegistryError
@@ -59,19 +64,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.names is not None and len(args.names) != len(args.results):
             raise AnalysisError(f"--names has {len(args.names)} entries for {len(args.results)} --results")
         specs = [parse_results_spec(r, args.names[i] if args.names else None) for i, r in enumerate(args.results)]
-        protocol = args.protocol or default_protocol(args.dataset)
+        from ltr.admin.registry import EVAL_DATASETS
+
+        meta = dict(EVAL_DATASETS.meta(args.dataset)) if protocol_needs_meta(args) else {}
+        protocol = args.protocol or meta.get("protocol") or default_protocol(args.dataset)
         settings = get_settings()
         seqs = []
         if protocol not in VOT_PROTOCOLS:
-            seqs = load_dataset(args.dataset)[0]
+            seqs, meta = load_dataset(args.dataset)
             if args.sequence:
                 names = [s.strip() for item in args.sequence for s in item.split(",") if s.strip()]
                 seqs = select_sequences(seqs, names, args.dataset)
         out = args.out or settings.workspace / "analysis" / f"{args.dataset}_{protocol}"
         an = analyze(specs, args.dataset, seqs, args.results_dir or settings.results_dir, protocol, out,
-                     plots=not args.no_plots, vot_workspace=args.vot_workspace)
+                     plots=not args.no_plots, vot_workspace=args.vot_workspace, meta=meta)
     except (AnalysisError, MissingResultsError, ResultFormatError, MetricError, RegistryError, SettingsError,
-            RunnerError, ResultsSpecError) as e:
+            RunnerError, ResultsSpecError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_table(an))

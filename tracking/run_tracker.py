@@ -43,11 +43,12 @@ def _int_list(text: str) -> List[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_registry: bool = True) -> argparse.ArgumentParser:
+    """``with_registry``: list registered trackers/datasets in the help (imports every plugin)."""
     ap = argparse.ArgumentParser(
         prog="run_tracker.py",
         description="Run a tracker on an evaluation dataset; results in the benchmark's official format.",
-        epilog=_registered(),
+        epilog=_registered() if with_registry else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("tracker", help="registered tracker name (see below)")
@@ -70,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(with_registry=any(a in ("-h", "--help") for a in argv)).parse_args(argv)
     from ltr.admin.config import ConfigError
     from ltr.admin.registry import RegistryError
     from ltr.admin.settings import SettingsError

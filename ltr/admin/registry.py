@@ -70,7 +70,8 @@ class Registry(Generic[T]):
         return self.register(name, **meta)(obj)
 
     def entry(self, name: str) -> Entry[T]:
-        discover()
+        if name not in self._entries:  # a name already registered needs no plugin discovery (fast subprocesses)
+            discover()
         if name not in self._entries:
             names = sorted(self._entries)
             m = difflib.get_close_matches(name, names, n=1, cutoff=0.5)

@@ -233,7 +233,11 @@ class TrackingSampler(torch.utils.data.Dataset):
             train_ids, test_ids = ids
             negative = self.cfg.neg_prob > 0 and rng.random() < self.cfg.neg_prob
             if negative:
-                dj, sj, vis_j = self._pick_sequence(rng)
+                # search frame(s) from another video (redrawn if the same one comes up)
+                for _ in range(100):
+                    dj, sj, vis_j = self._pick_sequence(rng)
+                    if (dj, sj) != (di, si):
+                        break
                 tids = sample_visible_ids(vis_j, self.num_test, rng)
                 if tids is None:
                     continue

@@ -71,18 +71,6 @@ std::vector<RoiGeom> geometry(const scalar_t* rois, int64_t K, int64_t ph, int64
   return g;
 }
 
-template <typename scalar_t>
-inline double bin_integral(const scalar_t* F, int64_t W, const AxisBin& ay, const AxisBin& ax) {
-  double acc = 0.0;
-  for (int64_t i = ay.lo; i <= ay.hi; ++i) {
-    const scalar_t* row = F + i * W;
-    double s = 0.0;
-    for (int64_t j = ax.lo; j <= ax.hi; ++j) s += ax.w[j - ax.lo] * (double)row[j];
-    acc += ay.w[i - ay.lo] * s;
-  }
-  return acc;
-}
-
 // f evaluated on the vertical line x = xe, integrated over rows with weights ay.w.
 template <typename scalar_t>
 inline double edge_x(const scalar_t* F, int64_t H, int64_t W, double xe, const AxisBin& ay) {
@@ -137,8 +125,25 @@ torch::Tensor prroi_forward(torch::Tensor features, torch::Tensor rois, int64_t 
         TORCH_CHECK(G.b >= 0 && G.b < B, "prroi_pool (compiled): roi batch index out of range");
         const scalar_t* Fc = F + (G.b * C + c) * H * W;
         scalar_t* Oc = O + kc * ph * pw;
-        for (int64_t p = 0; p < ph; ++p)
-          for (int64_t q = 0; q < pw; ++q) Oc[p * pw + q] = (scalar_t)(bin_integral(Fc, W, G.ys[p], G.xs[q]) / area);
+        // separable: R[j] = sum_i wy_i F[i, j] over the columns any bin touches, then sum_j wx_j R[j]
+        const int64_t jlo = G.xs.front().lo, jhi = G.xs.back().hi;
+        if (jhi < jlo) continue;
+        std::vector<double> R(jhi - jlo + 1);
+        for (int64_t p = 0; p < ph; ++p) {
+          const AxisBin& ay = G.ys[p];
+          std::fill(R.begin(), R.end(), 0.0);
+          for (int64_t i = ay.lo; i <= ay.hi; ++i) {
+            const double wi = ay.w[i - ay.lo];
+            const scalar_t* row = Fc + i * W;
+            for (int64_t j = jlo; j <= jhi; ++j) R[j - jlo] += wi * (double)row[j];
+          }
+          for (int64_t q = 0; q < pw; ++q) {
+            const AxisBin& ax = G.xs[q];
+            double acc = 0.0;
+            for (int64_t j = ax.lo; j <= ax.hi; ++j) acc += ax.w[j - ax.lo] * R[j - jlo];
+            Oc[p * pw + q] = (scalar_t)(acc / area);
+          }
+        }
       }
     });
   });
@@ -168,17 +173,28 @@ std::vector<torch::Tensor> prroi_backward(torch::Tensor grad_out, torch::Tensor 
             if (area <= 0.0) continue;
             scalar_t* GFc = GF + (G.b * C + c) * H * W;
             const scalar_t* g = GO + (k * C + c) * ph * pw;
-            for (int64_t p = 0; p < ph; ++p)
+            const int64_t jlo = G.xs.front().lo, jhi = G.xs.back().hi;
+            if (jhi < jlo) continue;
+            std::vector<double> R(jhi - jlo + 1);
+            for (int64_t p = 0; p < ph; ++p) {
+              // R[j] = sum_q g[p, q] wx_q[j] / area, then dF[i, j] += wy_p[i] R[j]
+              std::fill(R.begin(), R.end(), 0.0);
+              bool any = false;
               for (int64_t q = 0; q < pw; ++q) {
                 const double gv = (double)g[p * pw + q] / area;
                 if (gv == 0.0) continue;
-                const AxisBin& ay = G.ys[p];
+                any = true;
                 const AxisBin& ax = G.xs[q];
-                for (int64_t i = ay.lo; i <= ay.hi; ++i) {
-                  const double gi = gv * ay.w[i - ay.lo];
-                  for (int64_t j = ax.lo; j <= ax.hi; ++j) GFc[i * W + j] += (scalar_t)(gi * ax.w[j - ax.lo]);
-                }
+                for (int64_t j = ax.lo; j <= ax.hi; ++j) R[j - jlo] += gv * ax.w[j - ax.lo];
               }
+              if (!any) continue;
+              const AxisBin& ay = G.ys[p];
+              for (int64_t i = ay.lo; i <= ay.hi; ++i) {
+                const double wi = ay.w[i - ay.lo];
+                scalar_t* row = GFc + i * W;
+                for (int64_t j = jlo; j <= jhi; ++j) row[j] += (scalar_t)(wi * R[j - jlo]);
+              }
+            }
           }
       });
     }
@@ -190,19 +206,29 @@ std::vector<torch::Tensor> prroi_backward(torch::Tensor grad_out, torch::Tensor 
           const double area = G.bw * G.bh;
           if (area <= 0.0) continue;
           double gx0 = 0, gy0 = 0, gx1 = 0, gy1 = 0;
+          // edge line integrals per bin: ex[p][e] = sum_i wy_p[i] f(x_e, i) for the pw+1 vertical edges,
+          // ey[q][e] = sum_j wx_q[j] f(j, y_e) for the ph+1 horizontal edges (bins share edges).
+          std::vector<double> ex(ph * (pw + 1)), ey(pw * (ph + 1));
           for (int64_t c = 0; c < C; ++c) {
             const scalar_t* Fc = F + (G.b * C + c) * H * W;
             const scalar_t* g = GO + (k * C + c) * ph * pw;
             const scalar_t* o = O + (k * C + c) * ph * pw;
+            bool any = false;
+            for (int64_t t = 0; t < ph * pw && !any; ++t) any = g[t] != 0;
+            if (!any) continue;
+            for (int64_t p = 0; p < ph; ++p)
+              for (int64_t e = 0; e <= pw; ++e)
+                ex[p * (pw + 1) + e] = edge_x(Fc, H, W, e < pw ? G.xs[e].a0 : G.xs[pw - 1].a1, G.ys[p]);
+            for (int64_t q = 0; q < pw; ++q)
+              for (int64_t e = 0; e <= ph; ++e)
+                ey[q * (ph + 1) + e] = edge_y(Fc, H, W, e < ph ? G.ys[e].a0 : G.ys[ph - 1].a1, G.xs[q]);
             for (int64_t p = 0; p < ph; ++p)
               for (int64_t q = 0; q < pw; ++q) {
                 const double gv = (double)g[p * pw + q];
                 if (gv == 0.0) continue;
-                const AxisBin& ay = G.ys[p];
-                const AxisBin& ax = G.xs[q];
                 const double ov = (double)o[p * pw + q];
-                const double dI_dx0 = -edge_x(Fc, H, W, ax.a0, ay), dI_dx1 = edge_x(Fc, H, W, ax.a1, ay);
-                const double dI_dy0 = -edge_y(Fc, H, W, ay.a0, ax), dI_dy1 = edge_y(Fc, H, W, ay.a1, ax);
+                const double dI_dx0 = -ex[p * (pw + 1) + q], dI_dx1 = ex[p * (pw + 1) + q + 1];
+                const double dI_dy0 = -ey[q * (ph + 1) + p], dI_dy1 = ey[q * (ph + 1) + p + 1];
                 const double qa = (double)q / pw, qb = (double)(q + 1) / pw;
                 const double pa = (double)p / ph, pb = (double)(p + 1) / ph;
                 gx0 += gv * ((dI_dx0 * (1 - qa) + dI_dx1 * (1 - qb)) / area + ov / (pw * G.bw));

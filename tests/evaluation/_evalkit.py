@@ -152,6 +152,25 @@ class FailOnBad(NCCTracker):
         return super().track(image)
 
 
+ENV_BUILD_LOG = "SOTLAB_EVALKIT_BUILD_LOG"
+
+
+class CountingNCC(NCCTracker):
+    """Logs every build_network call (pid) to $SOTLAB_EVALKIT_BUILD_LOG and checks it gets that network."""
+
+    uses_network = False
+
+    @classmethod
+    def build_network(cls, cfg, device="cpu"):
+        with open(os.environ[ENV_BUILD_LOG], "a") as f:
+            f.write(f"{os.getpid()} {device}\n")
+        return ("net-of", os.getpid())
+
+    def __init__(self, cfg, net=None, device="cpu"):
+        assert net == ("net-of", os.getpid()), net
+        super().__init__(cfg, net, device)
+
+
 _REGISTERED = ["evalkit_slow", "evalkit_fail", "evalkit_nan"]
 
 
@@ -166,7 +185,7 @@ def register() -> None:
     def evalkit(**kw) -> SequenceList:
         return load_got10k_tree(Path(os.environ[ENV_DIR]) / "val", "evalkit")
 
-    EVAL_DATASETS.register("evalkit", override=True, result_format="got10k")(evalkit)
+    EVAL_DATASETS.register("evalkit", override=True, results_format="got10k")(evalkit)
 
 
 def unregister() -> None:
@@ -178,6 +197,11 @@ def unregister() -> None:
 
 
 if __name__ == "__main__":
+    # The CLI runs for real, but plugin auto-discovery (which imports every model and torch) is
+    # skipped: everything this process needs is registered explicitly, and start-up stays ~1 s.
+    import ltr.admin.registry as _registry
+
+    _registry._discovered = True
     register()
     cmd, rest = sys.argv[1], sys.argv[2:]
     if cmd == "track":

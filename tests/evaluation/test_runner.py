@@ -72,7 +72,10 @@ def test_result_format_for_datasets():
     assert R.result_format_for("trackingnet") == "trackingnet"
     for d in ("otb", "uav", "nfs", "lasot"):
         assert R.result_format_for(d) == "otb"
-    assert R.result_format_for("mine", {"result_format": "got10k"}) == "got10k"
+    assert R.result_format_for("mine", {"results_format": "got10k"}) == "got10k"
+    assert R.result_format_for("got10k_like", {"results_format": "txt"}) == "otb"
+    with pytest.raises(ValueError, match="unknown results_format 'zip'"):
+        R.result_format_for("mine", {"results_format": "zip"})
 
 
 def test_got10k_toolkit_reads_our_result_files(tmp_path):
@@ -137,12 +140,18 @@ def test_invalid_box_replaced_by_previous_with_warning(kit, tmp_path):
     assert any("invalid box" in w for w in rep.done[0].warnings)
 
 
-def test_spawned_workers_match_in_process_results(kit, tmp_path):
+def test_spawned_workers_match_in_process_results(kit, tmp_path, monkeypatch):
     seqs = ek.load_got10k_tree(kit / "val")
     seqs = type(seqs)(s for s in seqs if s.name != "bad_c")
+    log = tmp_path / "builds.txt"
+    monkeypatch.setenv(ek.ENV_BUILD_LOG, str(log))
     a = run_sequences(_spec(tmp_path / "a"), seqs, threads=1, progress=False)
-    b = run_sequences(_spec(tmp_path / "b"), seqs, threads=2, progress=False)
-    assert a.ok and b.ok and len(b.done) == 3
+    b = run_sequences(_spec(tmp_path / "b", ek.CountingNCC), seqs, threads=2, progress=False)
+    assert a.ok and b.ok and len(b.done) == 3, [r.error for r in b.failed]
+    builds = log.read_text().split("\n")[:-1]
+    pids = {line.split()[0] for line in builds}
+    assert 1 <= len(builds) <= 2 and len(pids) == len(builds)  # once per worker, not per sequence
+    assert str(os.getpid()) not in pids and all(line.endswith(" cpu") for line in builds)
     for s in seqs:
         ba, ta, _ = R.read_sequence_result(tmp_path / "a", s.name, "got10k", 1)
         bb, tb, _ = R.read_sequence_result(tmp_path / "b", s.name, "got10k", 1)

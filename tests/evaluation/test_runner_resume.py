@@ -81,7 +81,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, monkeypatch, ca
         assert track(argv + ["--results-dir", str(res2)]) == 0
         for d, res in (("a1", res1), ("a2", res2)):
             assert analyze(["--results", "evalkit_slow:default", "--dataset", "evalkit", "--results-dir", str(res),
-                            "--out", str(tmp_path / d)]) == 0
+                            "--out", str(tmp_path / d), "--no-plots"]) == 0
     finally:
         ek.unregister()
     md1, md2 = (tmp_path / "a1" / "results.md").read_text(), (tmp_path / "a2" / "results.md").read_text()

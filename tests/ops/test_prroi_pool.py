@@ -56,6 +56,8 @@ def _random_rois(g, B, H, W, scale, K):
     rois.append([0, 0.2 / scale, 0.4 / scale, 0.9 / scale, 0.7 / scale])  # bins far below one cell
     rois.append([B - 1, -3.0 / scale, -2.0 / scale, 1.5 / scale, 2.5 / scale])  # top-left outside
     rois.append([0, (W - 1.5) / scale, (H - 2.0) / scale, (W + 3) / scale, (H + 1) / scale])  # bottom-right outside
+    rois.append([0, -5.0 / scale, -4.0 / scale, (W + 5) / scale, (H + 3) / scale])  # larger than the map
+    rois.append([B - 1, -9.0 / scale, 1.0 / scale, -2.0 / scale, 3.0 / scale])  # entirely left of the map -> 0
     rois.append([0, 2.0, 2.0, 2.0, 5.0])  # zero width -> 0
     return torch.tensor(rois, dtype=torch.float64)
 

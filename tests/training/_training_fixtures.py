@@ -254,3 +254,55 @@ def register_tiny() -> None:
 
 
 register_tiny()
+
+
+# --------------------------------------------------------------------------- helpers for trainer tests
+
+def tiny_config(dataset_root: Path, **train_overrides) -> TinyConfig:
+    """Tiny tracker config on a GOT-10k fixture tree (overrides: dotted keys -> values)."""
+    from ltr.admin.config import config_from_dict, config_to_dict
+
+    d = config_to_dict(TinyConfig())
+    d["train"]["data"]["datasets"] = [{"name": "got10k", "options": {"root": str(dataset_root)}}]
+    for k, v in train_overrides.items():
+        cur = d["train"]
+        keys = k.split(".")
+        for kk in keys[:-1]:
+            cur = cur[kk]
+        cur[keys[-1]] = v
+    return config_from_dict(TinyConfig, d)
+
+
+def net_state(net: nn.Module) -> Dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def direct_trainer(cfg: TinyConfig, workspace: Path):
+    """Trainer for the tiny tracker built without registry look-ups (no plug-in discovery: fast in subprocesses)."""
+    from ltr.data.processing import TrackingProcessing
+    from ltr.data.sampler import TrackingSampler
+    from ltr.dataset.got10k import Got10kTrain
+    from ltr.trainers.trainer import Trainer
+
+    torch.manual_seed(cfg.seed)
+    net = TinyNet(cfg.model)
+    spec = cfg.train.data.datasets[0]
+    ds = Got10kTrain(**spec.options)
+    sampler = TrackingSampler([ds], [1.0], cfg.train.data, TrackingProcessing(cfg.train.processing), seed=cfg.seed)
+    return Trainer(net, TinyActor(net, cfg), cfg.train, sampler, checkpoint_dir=workspace / "ck", log_dir=workspace / "log",
+                   meta={"tracker": "_tiny_test", "config_name": "direct"}, seed=cfg.seed, progress=False, tensorboard=False)
+
+
+def ddp_worker(rank: int, world: int, port: int, dataset_root: str, out_dir: str, overrides: dict) -> None:
+    """One DDP rank (gloo, tcp init): train the tiny tracker, save final weights to out_dir/rank<r>.pt."""
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        cfg = tiny_config(Path(dataset_root), **overrides)
+        tr = direct_trainer(cfg, Path(out_dir) / "ws")
+        tr.train()
+        torch.save(net_state(tr.net), Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()

@@ -143,7 +143,8 @@ def find_runids(root: Path, tracker: str, config: str, dataset: str) -> List[Opt
     return sorted(ids)
 
 
-def _run_format(run_dir: Path, dataset: str) -> str:
+def _run_format(run_dir: Path, dataset: str, seq_names: Seq[str]) -> str:
+    """The layout recorded by the runner, else the one found on disk, else the dataset's default."""
     cfg = run_dir / "run_config.yaml"
     if cfg.is_file():
         try:
@@ -152,6 +153,11 @@ def _run_format(run_dir: Path, dataset: str) -> str:
                 return str(info["result_format"])
         except yaml.YAMLError:
             pass
+    for n in seq_names:
+        if (run_dir / n).is_dir():
+            return "got10k"
+        if (run_dir / f"{n}.txt").is_file():
+            return "trackingnet" if result_format_for(dataset) == "trackingnet" else "otb"
     return result_format_for(dataset)
 
 
@@ -177,7 +183,7 @@ def load_tracker_results(spec: ResultsSpec, dataset: str, sequences: Seq[Sequenc
         if not d.is_dir():
             raise MissingResultsError(f"no results for {who} on dataset '{dataset}': {d} does not exist; "
                                       f"{_hint(spec, dataset, rid)}")
-        fmt = _run_format(d, dataset)
+        fmt = _run_format(d, dataset, [s.name for s in sequences])
         rep = repetition_for(rid)
         boxes, times, missing = [], [], []
         for s in sequences:

@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence as Seq, Tuple, Union
 
 import numpy as np
 
-__all__ = ["Curve", "plot_curves", "success_plot", "precision_plot", "norm_precision_plot"]
+__all__ = ["Curve", "legend_entries", "legend_order", "plot_curves", "success_plot", "precision_plot", "norm_precision_plot"]
 
 _COLORS = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f", "#000000", "#aec7e8"]
@@ -28,6 +28,16 @@ class Curve:
     y_std: Optional[np.ndarray] = None  # shaded band when several runs are averaged
 
 
+def legend_order(curves: Seq[Curve]) -> List[int]:
+    """Indices of ``curves`` best score first (NaN last, ties keep the input order)."""
+    return sorted(range(len(curves)), key=lambda i: (-np.nan_to_num(curves[i].score, nan=-np.inf), i))
+
+
+def legend_entries(curves: Seq[Curve], score_fmt: str = "[{:.1f}]") -> List[str]:
+    """Legend texts in drawing order: ``"[score] name"`` (the usual tracking-paper convention)."""
+    return [f"{score_fmt.format(curves[i].score)} {curves[i].name}" for i in legend_order(curves)]
+
+
 def plot_curves(path: Union[str, Path], curves: Seq[Curve], title: str, xlabel: str, ylabel: str,
                 xlim: Optional[Tuple[float, float]] = None, ylim: Tuple[float, float] = (0.0, 1.0),
                 legend_loc: str = "lower left", score_fmt: str = "[{:.1f}]") -> Path:
@@ -40,12 +50,12 @@ def plot_curves(path: Union[str, Path], curves: Seq[Curve], title: str, xlabel: 
     fig = Figure(figsize=(6.4, 4.8), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    order = sorted(range(len(curves)), key=lambda i: (-np.nan_to_num(curves[i].score, nan=-np.inf), i))
-    for rank, i in enumerate(order):
+    labels = legend_entries(curves, score_fmt)
+    for rank, i in enumerate(legend_order(curves)):
         c = curves[i]
         color = _COLORS[rank % len(_COLORS)]
         style = _STYLES[(rank // len(_COLORS)) % len(_STYLES)]
-        label = f"{score_fmt.format(c.score)} {c.name}"
+        label = labels[rank]
         ax.plot(c.x, c.y, color=color, linestyle=style, linewidth=2.0 if rank == 0 else 1.5, label=label)
         if c.y_std is not None and np.any(c.y_std > 0):
             ax.fill_between(c.x, c.y - c.y_std, c.y + c.y_std, color=color, alpha=0.15, linewidth=0)

@@ -43,11 +43,18 @@ def default_protocol(dataset: str) -> str:
     return "pytracking"
 
 
-def _is_got10k_experiment(protocol: str, dataset: str) -> bool:
+def metric_dataset(dataset: str, meta: Optional[Dict[str, Any]] = None) -> str:
+    """Dataset family for the protocols' dataset-specific rules (registry meta ``metric_dataset``)."""
+    return str((meta or {}).get("metric_dataset") or dataset)
+
+
+def _is_got10k_experiment(protocol: str, dataset: str, meta: Optional[Dict[str, Any]] = None) -> bool:
     """``got10k`` on a GOT-10k-layout dataset means the GOT-10k experiment (AO/SR); elsewhere the
     got10k toolkit's OTB-style experiment."""
-    d = dataset.lower()
-    return protocol == "got10k" and (d.startswith("got10k") or d.startswith("synthetic"))
+    if protocol != "got10k":
+        return False
+    d = metric_dataset(dataset, meta).lower()
+    return d.startswith(("got10k", "synthetic")) or (meta or {}).get("results_format") == "got10k"
 
 
 # --------------------------------------------------------------------------- columns
@@ -107,7 +114,11 @@ def _mean_std(values: Seq[float]) -> Tuple[float, float]:
 
 
 def _image_size(seq: Sequence) -> Optional[Tuple[int, int]]:
-    """``(W, H)`` of the first frame, reading only the image header when possible."""
+    """``(W, H)``: the dataset's ``resolution`` attribute (GOT-10k meta_info.ini), else the first frame's
+    size (reading only the image header when possible)."""
+    res = (seq.attributes or {}).get("resolution")
+    if isinstance(res, (tuple, list)) and len(res) == 2:
+        return int(res[0]), int(res[1])
     path = seq.frames[0]
     try:
         from PIL import Image
@@ -121,27 +132,43 @@ def _image_size(seq: Sequence) -> Optional[Tuple[int, int]]:
         return (int(img.shape[1]), int(img.shape[0])) if img is not None else None
 
 
+def _as_flag(v: Any) -> Optional[bool]:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer, float, np.floating)) and not isinstance(v, bool) and float(v) in (0.0, 1.0):
+        return bool(v)
+    return None
+
+
+def _sequence_flags(attrs: Dict[str, Any]) -> Dict[str, Optional[bool]]:
+    """Flag-valued attributes of one sequence; a nested dict of flags (UAV's ``challenges``)
+    contributes its keys."""
+    out: Dict[str, Optional[bool]] = {}
+    for k, v in (attrs or {}).items():
+        if isinstance(v, dict):
+            for kk, vv in v.items():
+                f = _as_flag(vv)
+                if f is not None:
+                    out[str(kk)] = f
+        else:
+            out[str(k)] = _as_flag(v)
+    return out
+
+
 def binary_attributes(seqs: Seq[Sequence]) -> Dict[str, np.ndarray]:
-    """Per-sequence attributes that are flags (bool or 0/1) on every sequence -> membership mask."""
+    """Per-sequence attributes that are flags (bool or 0/1) on every sequence -> membership mask
+    (attributes set on no sequence are left out)."""
+    flags = [_sequence_flags(s.attributes) for s in seqs]
     keys: Dict[str, None] = {}
-    for s in seqs:
-        for k in (s.attributes or {}):
+    for f in flags:
+        for k in f:
             keys.setdefault(k, None)
     out: Dict[str, np.ndarray] = {}
     for k in keys:
-        vals = []
-        for s in seqs:
-            v = (s.attributes or {}).get(k)
-            if isinstance(v, (bool, np.bool_)) or (isinstance(v, (int, np.integer)) and int(v) in (0, 1)):
-                vals.append(bool(v))
-            elif isinstance(v, (float, np.floating)) and float(v) in (0.0, 1.0):
-                vals.append(bool(v))
-            else:
-                vals = None
-                break
-        if vals is not None:
+        vals = [f.get(k) for f in flags]
+        if all(v is not None for v in vals):
             mask = np.asarray(vals, dtype=bool)
-            if 0 < mask.sum():
+            if mask.any():
                 out[k] = mask
     return out
 
@@ -251,11 +278,14 @@ def _mean_curve(ys: Seq[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
 
 def analyze(specs: Seq[ResultsSpec], dataset: str, seqs: Seq[Sequence], results_root: Path,
             protocol: Optional[str] = None, out_dir: Optional[Path] = None, plots: bool = True,
-            vot_workspace: Optional[Path] = None) -> Analysis:
-    """Load every spec's results, compute the protocol's metrics and (optionally) write outputs to ``out_dir``."""
+            vot_workspace: Optional[Path] = None, meta: Optional[Dict[str, Any]] = None) -> Analysis:
+    """Load every spec's results, compute the protocol's metrics and (optionally) write outputs to ``out_dir``.
+
+    ``meta`` is the dataset's registry meta: ``protocol`` (default protocol), ``metric_dataset``
+    (dataset-specific metric rules, e.g. UAV/LaSOT) and ``results_format``."""
     from tracking.analysis.metrics import PROTOCOLS
 
-    protocol = protocol or default_protocol(dataset)
+    protocol = protocol or (meta or {}).get("protocol") or default_protocol(dataset)
     if protocol not in PROTOCOLS:
         raise AnalysisError(f"unknown protocol '{protocol}'; valid: {', '.join(PROTOCOLS)}")
     if not specs:
@@ -274,15 +304,16 @@ def analyze(specs: Seq[ResultsSpec], dataset: str, seqs: Seq[Sequence], results_
             raise AnalysisError(f"dataset '{dataset}': ground truth of {len(hidden)} sequence(s) is not public "
                                 f"(e.g. {hidden[0]}); pack the results with scripts/pack_results.py and use the "
                                 f"benchmark's evaluation server")
-        an = _analyze_ope_like(specs, dataset, list(seqs), results_root, protocol)
+        an = _analyze_ope_like(specs, dataset, list(seqs), results_root, protocol, meta)
     if out_dir is not None:
         write_outputs(an, Path(out_dir), plots)
     return an
 
 
 def _analyze_ope_like(specs: Seq[ResultsSpec], dataset: str, seqs: List[Sequence], root: Path,
-                      protocol: str) -> Analysis:
-    got = _is_got10k_experiment(protocol, dataset)
+                      protocol: str, meta: Optional[Dict[str, Any]] = None) -> Analysis:
+    got = _is_got10k_experiment(protocol, dataset, meta)
+    mdata = metric_dataset(dataset, meta)
     kind = "got10k" if got else "ope"
     results: List[TrackerResults] = [load_tracker_results(s, dataset, seqs, root) for s in specs]
     attrs = binary_attributes(seqs)
@@ -301,7 +332,7 @@ def _analyze_ope_like(specs: Seq[ResultsSpec], dataset: str, seqs: List[Sequence
             for k, s in enumerate(seqs):
                 per_seq[s.name] = {"ao": float(np.mean([e["per_sequence"][k]["ao"] for e in evals]))}
         else:
-            evals = _eval_ope(runs, seqs, protocol, dataset, all_idx)
+            evals = _eval_ope(runs, seqs, protocol, mdata, all_idx)
             rows = [_ope_row(e, protocol, r.fps(init_frames)) for e, r in zip(evals, runs)]
             curves = {}
             for cname, xs, ys_ in (("success", "thresholds_iou", "success_curve"),
@@ -324,7 +355,7 @@ def _analyze_ope_like(specs: Seq[ResultsSpec], dataset: str, seqs: List[Sequence
                 y, ysd = _mean_curve([e["succ_curve"] for e in ev])
                 x = ev[0]["thresholds"]
             else:
-                ev = _eval_ope(runs, seqs, protocol, dataset, idx)
+                ev = _eval_ope(runs, seqs, protocol, mdata, idx)
                 scores = [e.auc for e in ev]
                 y, ysd = _mean_curve([e.success_curve for e in ev])
                 x = ev[0].thresholds_iou

@@ -1,11 +1,14 @@
 """Evaluation sequences: the common currency between datasets, runner and metrics.
 
 Conventions (used everywhere in SOTLab):
-  * boxes are ``[x, y, w, h]`` floats, 0-based pixel coordinates of the top-left
-    corner (pytracking convention); datasets whose files are 1-based convert on load;
+  * boxes are ``[x, y, w, h]`` floats of the top-left corner, kept exactly as the
+    benchmark stores them (OTB/UAV files are 1-based): every toolkit scores raw
+    values, and pytracking initialises trackers with them unchanged, so the
+    metric parity tests depend on not shifting them;
   * absent / unannotated frames have a NaN row in ``ground_truth``;
   * ``target_visible`` (bool per frame) is given where the benchmark states it
-    (LaSOT, GOT-10k absence.label, synthetic); None otherwise.
+    (LaSOT full_occlusion/out_of_view; GOT-10k and synthetic: ``cover > 0``, the
+    frames ExperimentGOT10k scores); None otherwise.
 """
 from __future__ import annotations
 

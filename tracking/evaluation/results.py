@@ -47,12 +47,20 @@ class ResultFormatError(ValueError):
     """A result file exists but cannot be parsed; the message names the file."""
 
 
+#: registry meta ``results_format`` values -> layout here ('txt' = one file per sequence;
+#: 'vot' datasets run through this runner are one-pass runs, stored like OTB)
+_META_FORMATS = {"txt": "otb", "otb": "otb", "got10k": "got10k", "trackingnet": "trackingnet", "vot": "otb"}
+
+
 def result_format_for(dataset: str, meta: Optional[dict] = None) -> str:
-    """Official result layout for a dataset name (``meta['result_format']`` of its registry entry wins)."""
-    if meta and meta.get("result_format"):
-        fmt = str(meta["result_format"])
-        if fmt not in FORMATS:
-            raise ValueError(f"dataset '{dataset}': unknown result_format '{fmt}' (known: {', '.join(FORMATS)})")
+    """Official result layout of a dataset: its registry entry's ``results_format`` meta
+    (``result_format`` also accepted) when given, else inferred from the name."""
+    val = (meta or {}).get("results_format") or (meta or {}).get("result_format")
+    if val:
+        fmt = _META_FORMATS.get(str(val))
+        if fmt is None:
+            raise ValueError(f"dataset '{dataset}': unknown results_format '{val}' "
+                             f"(known: {', '.join(sorted(_META_FORMATS))})")
         return fmt
     d = dataset.lower()
     if d.startswith("got10k") or d.startswith("got-10k") or d.startswith("synthetic"):

@@ -158,8 +158,13 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def select_devices(gpus: Optional[Seq[int]] = None) -> List[str]:
-    """``['cuda:i', ...]`` for the requested (or all visible) GPUs, else ``['cpu']``."""
+def select_devices(gpus: Optional[Seq[int]] = None, uses_network: bool = True) -> List[str]:
+    """``['cuda:i', ...]`` for the requested (or all visible) GPUs, else ``['cpu']``.
+
+    A tracker without a network runs on CPU unless GPUs are requested (and torch,
+    slow to import, is then not imported just to ask)."""
+    if not uses_network and not gpus and "torch" not in sys.modules:
+        return ["cpu"]
     try:
         import torch
 
@@ -540,5 +545,5 @@ def run_tracker(tracker: str, config: str, dataset: str, *, sequences: Optional[
     debug_dir = out_dir.parent / f"{dataset}_debug" if debug else None
     spec = RunSpec(tracker=tracker, config_name=config_name, cfg=cfg, tracker_ref=TrackerRef.of(tracker_cls),
                    dataset=dataset, out_dir=out_dir, fmt=fmt, runid=runid, debug_dir=debug_dir)
-    return run_sequences(spec, seqs, threads=threads, devices=select_devices(gpus), force=force or debug,
+    return run_sequences(spec, seqs, threads=threads, devices=select_devices(gpus, bool(getattr(tracker_cls, "uses_network", True))), force=force or debug,
                          progress=progress)

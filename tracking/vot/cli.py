@@ -72,14 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_workspace(args: argparse.Namespace) -> int:
     from .workspace import resolve_tracker, write_workspace
 
-    if args.plugins:
-        import importlib
-
-        for p in args.paths:
-            sys.path.insert(0, str(Path(p).resolve()))
-        for m in args.plugins:
-            importlib.import_module(m)
-    specs = [resolve_tracker(t, args.overrides, args.timeout) for t in args.trackers]
+    for p in args.paths:  # where --plugin modules live (also on the tracker processes' path)
+        sys.path.insert(0, str(Path(p).resolve()))
+    specs = [resolve_tracker(t, args.overrides, args.timeout, args.plugins) for t in args.trackers]
     experiments = args.experiments.split(",") if args.experiments else None
     ws = write_workspace(args.directory, specs, stack=args.stack, dataset=args.dataset, sequences=args.sequences,
                          experiments=experiments, python=args.python, paths=args.paths, device=args.device,

@@ -34,7 +34,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["polygon_to_box", "TrackerSession", "serve", "main", "POLYGON_INIT_MODES"]
+__all__ = ["polygon_to_box", "import_tracker", "TrackerSession", "serve", "main", "POLYGON_INIT_MODES"]
 
 POLYGON_INIT_MODES = ("bounds", "area")
 
@@ -70,15 +70,35 @@ def polygon_to_box(points: np.ndarray, mode: str = "bounds") -> np.ndarray:
     raise ValueError(f"unknown polygon_init mode '{mode}' (choose from {', '.join(POLYGON_INIT_MODES)})")
 
 
-def _resolve_device(device: str) -> str:
+def _resolve_device(device: str, tracker_cls: Any = None) -> str:
+    """``auto`` -> cuda when available; a tracker that neither declares a network nor
+    imported torch gets cpu without importing torch (process start-up time)."""
     if device != "auto":
         return device
-    try:
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:  # pragma: no cover - torch is a hard dependency
+    if not getattr(tracker_cls, "uses_network", False) and "torch" not in sys.modules:
         return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def import_tracker(tracker: str, plugins: Sequence[str] = ()) -> None:
+    """Import the ``plugins`` modules and the tracker's own package ``tracking.tracker.<name>``.
+
+    A registered name needs no discovery of every other plugin, so e.g. the NCC server
+    starts without importing torch (the toolkit starts one process per sequence).  A
+    tracker registered elsewhere is still found by the registry's full discovery.
+    """
+    import importlib
+
+    for mod in plugins:  # trackers that live outside the SOTLab packages
+        importlib.import_module(mod)
+    pkg = f"tracking.tracker.{tracker}"
+    try:
+        importlib.import_module(pkg)
+    except ModuleNotFoundError as e:
+        if e.name is None or not pkg.startswith(e.name):
+            raise  # the tracker's package exists but one of its imports is missing
 
 
 class TrackerSession:
@@ -90,18 +110,15 @@ class TrackerSession:
 
     def __init__(self, tracker: str, config: str, overrides: Sequence[str] = (), device: str = "auto",
                  plugins: Sequence[str] = ()):
-        import importlib
-
         from ltr.admin.experiment import load_tracker_config
         from ltr.admin.registry import TRACKERS
 
-        for mod in plugins:  # trackers that live outside the SOTLab packages
-            importlib.import_module(mod)
+        import_tracker(tracker, plugins)
         self.name = tracker
         self.config_name = config
-        self.device = _resolve_device(device)
         self.cfg, self.config_path = load_tracker_config(tracker, config, overrides)
         self.tracker_cls = TRACKERS.get(tracker)
+        self.device = _resolve_device(device, self.tracker_cls)
         t0 = time.perf_counter()
         self.net = self.tracker_cls.build_network(self.cfg, self.device)
         self.build_seconds = time.perf_counter() - t0

@@ -184,12 +184,16 @@ def config_timeout(cfg: Any) -> Optional[float]:
     return None
 
 
-def resolve_tracker(arg: str, overrides: Seq[str] = (), timeout: Optional[float] = None) -> TrackerSpec:
+def resolve_tracker(arg: str, overrides: Seq[str] = (), timeout: Optional[float] = None,
+                    plugins: Seq[str] = ()) -> TrackerSpec:
     """Validate ``tracker:config`` now (unknown names and bad configs fail here, not
     inside the toolkit) and read the TraX timeout from the config."""
     from ltr.admin.experiment import load_tracker_config
 
+    from .server import import_tracker
+
     tracker, config, ident = parse_tracker_arg(arg)
+    import_tracker(tracker, plugins)
     cfg, path = load_tracker_config(tracker, config, overrides)
     if config.endswith((".yaml", ".yml")):
         config = str(Path(path).resolve())  # the toolkit runs the server in a temporary cwd

@@ -80,7 +80,7 @@ COMPLETE_MARKER = ".complete"
 INI_KEYS: Tuple[str, ...] = (
     "url", "begin", "end", "anno_fps", "object_class", "motion_class", "major_class", "root_class",
     "motion_adverb", "resolution", "num_frames", "generator", "seed",
-    "texture", "shape", "scale_change", "aspect_ratio_change", "appearance_change",
+    "texture", "shape", "scale_change", "aspect_ratio_change", "appearance_change", "texture_rotation",
     "occlusion_frames", "full_occlusion_frames", "out_of_view_frames", "absent_frames", "cut_by_image_frames",
     "occluders", "distractors", "distractors_in_front", "background_clutter",
     "illumination_change", "motion_blur", "fast_motion_frames", "max_speed", "camera_motion",
@@ -110,7 +110,7 @@ class SyntheticParams:
     min_init_size: float = 24.0
     max_init_size: float = 72.0
     #: largest max/min ratio of the target's size goals within a sequence
-    max_scale_change: float = 3.0
+    max_scale_change: float = 4.0
     #: largest change of log(w/h) from frame 1
     max_aspect_change: float = 0.5
     #: cruise speed range of the target, px/frame
@@ -121,10 +121,10 @@ class SyntheticParams:
     #: probability that the target leaves the frame and comes back (sequences >= 60 frames)
     p_out_of_view: float = 0.3
     #: expected occluder passes per 100 frames, and the share that fully hide the target
-    occlusion_rate: float = 0.7
-    p_full_occlusion: float = 0.4
+    occlusion_rate: float = 1.0
+    p_full_occlusion: float = 0.5
     #: distractors per sequence are uniform in 0..max_distractors
-    max_distractors: int = 3
+    max_distractors: int = 4
     #: probability of static patches of the target's texture family in the background
     p_clutter: float = 0.4
     #: probability of a global illumination change
@@ -132,7 +132,10 @@ class SyntheticParams:
     #: largest background pan speed, px/frame
     max_pan_speed: float = 3.0
     #: largest blend weight towards a second appearance of the target (gradual appearance change)
-    appearance_change: float = 0.5
+    appearance_change: float = 0.7
+    #: probability that the target's texture turns inside its silhouette, and the largest swing (degrees)
+    p_rotation: float = 0.5
+    max_rotation: float = 90.0
     #: Gaussian sensor noise sigma (grey levels)
     noise_sigma: float = 3.0
 
@@ -152,11 +155,13 @@ class SyntheticParams:
             problems.append(f"max_scale_change={self.max_scale_change} must be >= 1")
         if not (0 < self.min_speed <= self.max_speed):
             problems.append(f"need 0 < min_speed <= max_speed, got {self.min_speed}, {self.max_speed}")
-        for k in ("p_out_of_view", "p_full_occlusion", "p_clutter", "p_illumination", "appearance_change"):
+        for k in ("p_out_of_view", "p_full_occlusion", "p_clutter", "p_illumination", "appearance_change",
+                  "p_rotation"):
             v = getattr(self, k)
             if not (0.0 <= v <= 1.0):
                 problems.append(f"{k}={v} must be in [0, 1]")
-        for k in ("fast_motion_rate", "occlusion_rate", "max_aspect_change", "max_pan_speed", "noise_sigma"):
+        for k in ("fast_motion_rate", "occlusion_rate", "max_aspect_change", "max_pan_speed", "noise_sigma",
+                  "max_rotation"):
             if getattr(self, k) < 0:
                 problems.append(f"{k}={getattr(self, k)} must be >= 0")
         if self.max_distractors < 0:
@@ -494,6 +499,7 @@ class _Actor:
     alive: np.ndarray  # (n,) bool
     front: bool = False
     beta: Optional[np.ndarray] = None  # (n,) appearance blend weight
+    angle: Optional[np.ndarray] = None  # (n,) texture rotation (radians)
     blur: Optional[np.ndarray] = None  # (n,2) velocity used for motion blur (None: no blur)
 
 
@@ -513,6 +519,18 @@ class _Scene:
     info: Dict[str, Any] = field(default_factory=dict)
 
 
+def _rotation(rng: np.random.Generator, n: int, p: SyntheticParams) -> np.ndarray:
+    """Texture angle per frame (radians, 0 at frame 1): a swing back and forth or a steady spin."""
+    t = np.arange(n, dtype=np.float64)
+    if rng.random() < 0.5:
+        amp = np.radians(rng.uniform(min(15.0, p.max_rotation), p.max_rotation))
+        per = rng.uniform(40, 150)
+        ph = rng.uniform(0, 2 * np.pi)
+        return amp * (np.sin(2 * np.pi * t / per + ph) - math.sin(ph))
+    omega = np.radians(rng.uniform(0.3, 1.5)) * rng.choice([-1, 1])
+    return omega * t
+
+
 def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
     """Draw all random choices of one sequence (trajectories, events, appearances, background)."""
     r_len, r_tgt, r_evt, r_dis, r_occ, r_bg, r_ill, r_app = [np.random.default_rng(s) for s in ss.spawn(8)]
@@ -529,11 +547,19 @@ def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
     while min(s0 * math.exp(a0 / 2), s0 * math.exp(-a0 / 2)) < 16.0 and abs(a0) > 0.01:
         a0 *= 0.8
     l0 = math.log(s0)
-    R = float(np.exp(r_tgt.uniform(0.0, np.log(max(p.max_scale_change, 1.0001))))) if r_tgt.random() < 0.85 else 1.05
+    R = float(np.exp(r_tgt.uniform(np.log(min(1.5, p.max_scale_change)), np.log(max(p.max_scale_change, 1.0001))))) \
+        if r_tgt.random() < 0.85 else 1.05
     l_lo = max(l0 - math.log(R) * r_tgt.uniform(0.3, 0.7), math.log(11.0))
     l_hi = min(l_lo + math.log(R), math.log(0.6 * min(W, H)))
-    goals_l = _piecewise_goals(r_tgt, n, (30, 90), lambda t: r_tgt.uniform(l_lo, l_hi), np.array([l0]))
-    logs = _spring(r_tgt, np.array([l0]), goals_l, np.full(n, 0.02), 0.01, 0.2, 0.002)[:, 0]
+    flip = [bool(r_tgt.random() < 0.5)]
+
+    def scale_goal(t: int) -> float:  # alternate between the upper and lower third: real scale change
+        flip[0] = not flip[0]
+        lo, hi = (l_hi - (l_hi - l_lo) / 4, l_hi) if flip[0] else (l_lo, l_lo + (l_hi - l_lo) / 4)
+        return float(r_tgt.uniform(lo, hi))
+
+    goals_l = _piecewise_goals(r_tgt, n, (25, 80), scale_goal, np.array([l0]))
+    logs = _spring(r_tgt, np.array([l0]), goals_l, np.full(n, 0.025), 0.01, 0.2, 0.002)[:, 0]
     da = float(r_tgt.uniform(0.0, p.max_aspect_change))
     goals_a = _piecewise_goals(r_tgt, n, (30, 90), lambda t: a0 + r_tgt.uniform(-da, da), np.array([a0]))
     loga = _spring(r_tgt, np.array([a0]), goals_a, np.full(n, 0.015), 0.01, 0.2, 0.002)[:, 0]
@@ -602,7 +628,7 @@ def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
     tspec = _random_spec(r_app)
     shape = TARGET_SHAPES[int(r_app.integers(len(TARGET_SHAPES)))]
     beta_max = float(r_app.uniform(0.0, p.appearance_change))
-    tspec_b = tspec.variant(r_app, r_app.uniform(-12, 12), r_app.uniform(0.85, 1.15), 0.15) if beta_max > 0.02 else None
+    tspec_b = tspec.variant(r_app, r_app.uniform(-20, 20), r_app.uniform(0.75, 1.25), 0.3) if beta_max > 0.02 else None
     tmask = _shape_mask(r_app, shape)
     tapp = _appearance(r_app, tspec, shape, tspec_b, tmask)
     beta = None
@@ -613,7 +639,8 @@ def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
             - beta_max * (0.5 - 0.5 * math.cos(ph))
         beta = np.clip(beta, 0.0, beta_max)
         beta[0] = 0.0
-    target = _Actor("target", tapp, tboxes, np.ones(n, bool), beta=beta, blur=vel)
+    angle = _rotation(r_app, n, p) if r_app.random() < p.p_rotation else None
+    target = _Actor("target", tapp, tboxes, np.ones(n, bool), beta=beta, blur=vel, angle=angle)
 
     def target_free_at_start(box0: np.ndarray) -> bool:
         return not _box_overlap(box0, tboxes[0], margin=6.0 * u)
@@ -639,7 +666,7 @@ def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
             continue
 
         def seek(t: int) -> np.ndarray:
-            if r_dis.random() < 0.5:
+            if r_dis.random() < 0.6:
                 return centre[t] + r_dis.normal(0, 0.5, 2) * np.array([tw[t], th[t]])
             return inside_goal(t)
 
@@ -651,10 +678,11 @@ def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
         # keep frame 1 clean even if the distractor moves a little before the tracker starts
         if _box_overlap(dboxes[1], tboxes[0], margin=2.0) or _box_overlap(dboxes[1], tboxes[1], margin=2.0):
             continue
-        dspec = tspec.variant(r_dis, r_dis.choice([-1, 1]) * r_dis.uniform(6, 15), r_dis.uniform(0.85, 1.15), 0.1)
+        dspec = tspec.variant(r_dis, r_dis.choice([-1, 1]) * r_dis.uniform(4, 12), r_dis.uniform(0.85, 1.15), 0.1)
         dapp = _appearance(r_dis, dspec, shape)
         is_front = bool(r_dis.random() < 0.5)
-        act = _Actor("distractor", dapp, dboxes, np.ones(n, bool), front=is_front, blur=None)
+        dang = _rotation(r_dis, n, p) if r_dis.random() < p.p_rotation else None
+        act = _Actor("distractor", dapp, dboxes, np.ones(n, bool), front=is_front, blur=None, angle=dang)
         (front if is_front else behind).append(act)
         n_front += int(is_front)
     info["distractors"] = len(behind) + len(front)
@@ -669,7 +697,7 @@ def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
     n_full = 0
     for _ in range(n_occ_wanted):
         full = bool(r_occ.random() < p.p_full_occlusion)
-        v_rel = float(r_occ.uniform(0.7, 2.0) if full else r_occ.uniform(1.0, 4.0)) * u
+        v_rel = float(r_occ.uniform(1.0, 2.5) if full else r_occ.uniform(1.0, 4.0)) * u
         ang = float(r_occ.uniform(0, 2 * np.pi))
         d = np.array([math.cos(ang), math.sin(ang)])
         pad = 12
@@ -788,18 +816,18 @@ def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
                      for _ in range(2))
         elif mode == 1:  # ramp to a new level
             t1, t2 = sorted(r_ill.uniform(0.1, 0.9, 2))
-            lvl = r_ill.choice([-1, 1]) * r_ill.uniform(0.3, 0.6)
+            lvl = r_ill.uniform(0.25, 0.4) if r_ill.random() < 0.4 else -r_ill.uniform(0.3, 0.8)
             lg = lvl * np.clip((tt - t1) / max(t2 - t1, 1e-3), 0, 1)
         else:  # light switched off/on for a while (fast change over 3 frames)
             t1 = r_ill.uniform(0.15, 0.6)
             t2 = t1 + r_ill.uniform(0.1, 0.3)
-            lvl = r_ill.choice([-1, 1]) * r_ill.uniform(0.35, 0.6)
+            lvl = r_ill.uniform(0.25, 0.4) if r_ill.random() < 0.4 else -r_ill.uniform(0.4, 0.8)
             ramp = 3.0 / max(n, 1)
             lg = lvl * np.clip(np.minimum((tt - t1) / ramp, (t2 - tt) / ramp), 0, 1)
-        lg = lg - lg[0]
+        lg = np.clip(lg - lg[0], -0.85, 0.4)  # darker is fine, much brighter only saturates the frame
         tint = r_ill.uniform(-0.12, 0.12, 3) * (lg / max(np.abs(lg).max(), 1e-6))[:, None]
         gain = np.exp(lg[:, None] + tint)
-    gain = np.clip(gain, 0.35, 2.2)
+    gain = np.clip(gain, 0.4, 1.6)
     info["illumination_change"] = float(gain.mean(1).max() / gain.mean(1).min())
 
     noise = None
@@ -807,6 +835,7 @@ def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
         noise = np.round(r_ill.normal(0.0, p.noise_sigma, (H + 32, W + 32, 3))).astype(np.int16)
     noise_off = r_ill.integers(0, 32, (n, 2))
 
+    info["rotation"] = float(np.degrees(np.ptp(angle))) if angle is not None else 0.0
     info.update(texture=tspec.family, shape=shape, appearance_change=beta_max if beta is not None else 0.0,
                 speed=speed, pan_speed=pan_speed, n_fast=n_fast, out_window=out_window, full_occluders=n_full)
     return _Scene(n, W, H, canvas, pan, behind, target, front, gain, noise, noise_off, info)
@@ -818,8 +847,11 @@ def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
 
 def _paint(frame: np.ndarray, app: _Appearance, box: np.ndarray, beta: float,
            blur_vel: Optional[np.ndarray] = None, cover: Optional[np.ndarray] = None,
-           keep_alpha: bool = False) -> Optional[Tuple[int, int, np.ndarray]]:
+           keep_alpha: bool = False, tex_angle: float = 0.0) -> Optional[Tuple[int, int, np.ndarray]]:
     """Alpha-composite ``app`` stretched to ``box`` (sub-pixel exact) into ``frame`` (float32, in place).
+
+    ``tex_angle`` rotates the texture inside the fixed silhouette (a spinning/deforming surface): the
+    appearance changes a lot while the ground-truth box stays exact.
 
     ``cover`` (HxW float32) accumulates this object's alpha (for the visibility of objects behind it).
     With ``keep_alpha`` the unblurred alpha is rendered on the whole, unclipped box grid and returned as
@@ -849,7 +881,15 @@ def _paint(frame: np.ndarray, app: _Appearance, box: np.ndarray, beta: float,
         lx0, ly0 = fx0 - gx0, fy0 - gy0
         sub_a = a[ly0:ly0 + fy1 - fy0, lx0:lx0 + fx1 - fx0]
         if float(sub_a.max()) > 0.0:
-            c = cv2.warpAffine(tex, M, (gw, gh), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+            if abs(tex_angle) > 1e-4:
+                ca, sa = math.cos(tex_angle), math.sin(tex_angle)
+                Rm = np.array([[ca, -sa], [sa, ca]])
+                half = np.array([S / 2.0, S / 2.0])
+                t0 = M[:, 2] + 0.5
+                Mt = np.concatenate([Rm @ M[:, :2], (Rm @ (t0 - half) + half - 0.5)[:, None]], 1)
+                c = cv2.warpAffine(tex, Mt, (gw, gh), flags=flags, borderMode=cv2.BORDER_REFLECT_101)
+            else:
+                c = cv2.warpAffine(tex, M, (gw, gh), flags=flags, borderMode=cv2.BORDER_REPLICATE)
             roi = frame[fy0:fy1, fx0:fx1]
             if kernel is not None:
                 prem = cv2.filter2D(c * a[..., None], -1, kernel, borderType=cv2.BORDER_CONSTANT)
@@ -875,6 +915,10 @@ class _FrameRecord(NamedTuple):
     blurred: bool
 
 
+def _angle(a: _Actor, t: int) -> float:
+    return float(a.angle[t]) if a.angle is not None else 0.0
+
+
 def _render(scene: _Scene, t: int) -> Tuple[np.ndarray, _FrameRecord]:
     W, H = scene.W, scene.H
     ox, oy = scene.pan[t]
@@ -888,16 +932,16 @@ def _render(scene: _Scene, t: int) -> Tuple[np.ndarray, _FrameRecord]:
             frame = cv2.filter2D(frame, -1, k, borderType=cv2.BORDER_REFLECT)
     for a in scene.behind:
         if a.alive[t]:
-            _paint(frame, a.app, a.boxes[t], 0.0)
+            _paint(frame, a.app, a.boxes[t], 0.0, tex_angle=_angle(a, t))
     tg = scene.target
     bv = tg.blur[t] if (tg.blur is not None and math.hypot(*tg.blur[t]) > 6.0) else None
     beta = float(tg.beta[t]) if tg.beta is not None else 0.0
-    res = _paint(frame, tg.app, tg.boxes[t], beta, blur_vel=bv, keep_alpha=True)
+    res = _paint(frame, tg.app, tg.boxes[t], beta, blur_vel=bv, keep_alpha=True, tex_angle=_angle(tg, t))
     blurred = bv is not None and _line_kernel(float(bv[0]), float(bv[1])) is not None
     cover = np.zeros((H, W), np.float32)
     for a in scene.front:
         if a.alive[t]:
-            _paint(frame, a.app, a.boxes[t], 0.0, cover=cover)
+            _paint(frame, a.app, a.boxes[t], 0.0, cover=cover, tex_angle=_angle(a, t))
     # visibility of the target from its hard (alpha > 0.5) mask
     if res is None:
         rec = _FrameRecord(0.0, 0.0, 0.0, False, blurred)
@@ -972,6 +1016,7 @@ def _labels_and_meta(scene: _Scene, recs: List[_FrameRecord], p: SyntheticParams
         "scale_change": round(float(size.max() / size.min()), 4),
         "aspect_ratio_change": round(float(ar.max() / ar.min()), 4),
         "appearance_change": round(float(info["appearance_change"]), 4),
+        "texture_rotation": round(float(info["rotation"]), 2),
         "occlusion_frames": int((occf > 0).sum()),
         "full_occlusion_frames": int(((vis == 0) & (inf > 0)).sum()),
         "out_of_view_frames": int((inf == 0).sum()),

@@ -81,19 +81,24 @@ class OceanNet(nn.Module):
         return torch.nan_to_num(off, nan=lim, posinf=lim, neginf=-lim).clamp(-lim, lim)
 
     def predict(self, xf: torch.Tensor, search_size: int, zf: Optional[torch.Tensor] = None,
-                z_enc: Optional[Dict[str, Any]] = None, use_align: bool = True) -> Dict[str, torch.Tensor]:
+                z_enc: Optional[Dict[str, Any]] = None, use_align: bool = True,
+                detach_offsets: bool = False) -> Dict[str, torch.Tensor]:
+        """Head (+ OA head). ``detach_offsets`` stops L_o's gradient into the regressor via the offsets (ablation;
+        TracKit keeps it)."""
         out = self.head(zf, xf, z_enc)
         if self.align_head is not None and use_align:
-            out["offsets"] = self.offsets(out["reg"], search_size)
+            reg = out["reg"].detach() if detach_offsets else out["reg"]
+            out["offsets"] = self.offsets(reg, search_size)
             out.update(self.align_head(out["reg_feature"], out["offsets"]))
         return out
 
     # ------------------------------------------------------------------ API
-    def forward(self, template: torch.Tensor, search: torch.Tensor, use_align: bool = True) -> Dict[str, torch.Tensor]:
+    def forward(self, template: torch.Tensor, search: torch.Tensor, use_align: bool = True,
+                detach_offsets: bool = False) -> Dict[str, torch.Tensor]:
         """Training forward on B template/search pairs (BGR 0–255)."""
         zf = self.extract(template)
         xf = self.extract(search)
-        return self.predict(xf, search.shape[-1], zf=zf, use_align=use_align)
+        return self.predict(xf, search.shape[-1], zf=zf, use_align=use_align, detach_offsets=detach_offsets)
 
     def template(self, z: torch.Tensor) -> Dict[str, Any]:
         """Template state for :meth:`track`: neck features and their matching encodings (computed once)."""

@@ -69,10 +69,12 @@ class OceanOnlineBranch(nn.Module):
         """RGB 0–255 → (x/255 − mean)/std (the online path's convention, unlike the Siamese BGR 0–255)."""
         return (img / 255.0 - self.mean.to(img.dtype)) / self.std.to(img.dtype)
 
-    def extract_backbone(self, img: torch.Tensor) -> torch.Tensor:
-        """RGB 0–255 crops (B, 3, 224, 224) → layeronline features (B, 1024, 13, 13)."""
+    def extract_backbone(self, img: torch.Tensor, normalized: bool = False) -> torch.Tensor:
+        """RGB 0–255 crops (B, 3, 224, 224) → layeronline features (B, 1024, 13, 13).
+
+        ``normalized``: the input is already ImageNet-normalised (training processing ``normalize: imagenet``)."""
         bb = self.backbone
-        x = self.preprocess(img)
+        x = img if normalized else self.preprocess(img)
         x = bb.maxpool(bb.relu(bb.bn1(bb.conv1(x))))
         x = bb.layer2(bb.layer1(x))
         return self.layer(x)
@@ -81,10 +83,11 @@ class OceanOnlineBranch(nn.Module):
         return self.classifier.extract_classification_feat(feat)
 
     def forward(self, train_imgs: torch.Tensor, test_imgs: torch.Tensor, train_bb: torch.Tensor,
-                num_iter: Optional[int] = None) -> List[torch.Tensor]:
-        """Training forward: images (I, S, 3, H, W) RGB 0–255, boxes (I, S, 4) xywh → test scores per iterate."""
+                num_iter: Optional[int] = None, normalized: bool = False) -> List[torch.Tensor]:
+        """Training forward: images (I, S, 3, H, W) (RGB 0–255, or ImageNet-normalised with ``normalized``),
+        boxes (I, S, 4) xywh in sample px → test scores (I_test, S, H', W') per filter iterate."""
         if train_imgs.dim() != 5 or test_imgs.dim() != 5:
             raise ValueError(f"OceanOnlineBranch: expected (images, sequences, 3, H, W), got {tuple(train_imgs.shape)} / {tuple(test_imgs.shape)}")
-        train_feat = self.extract_backbone(train_imgs.reshape(-1, *train_imgs.shape[-3:]))
-        test_feat = self.extract_backbone(test_imgs.reshape(-1, *test_imgs.shape[-3:]))
+        train_feat = self.extract_backbone(train_imgs.reshape(-1, *train_imgs.shape[-3:]), normalized)
+        test_feat = self.extract_backbone(test_imgs.reshape(-1, *test_imgs.shape[-3:]), normalized)
         return self.classifier(train_feat, test_feat, train_bb, num_iter=num_iter)

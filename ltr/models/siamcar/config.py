@@ -35,7 +35,7 @@ class SiamCARModelConfig:
     #: (a key of the settings' ``pretrained`` section, e.g. ``pretrained:pysot_resnet50``); null = random init
     pretrained_backbone: Optional[str] = None
     neck_channels: int = 256
-    #: template centre crop after the neck (7 for a 15×15 template map); null = no crop
+    #: template centre crop after the neck (central 7×7 = [4:11] of the 15×15 map); null = no crop
     neck_center_size: Optional[int] = 7
     head_convs: int = 4
     gn_groups: int = 32
@@ -53,8 +53,6 @@ class SiamCARModelConfig:
         from .network import backbone_feature_size
 
         zs = backbone_feature_size(self.template_size)
-        if self.neck_center_size is not None and zs >= 20:
-            raise ValueError(f"model.template_size {self.template_size} gives a {zs}x{zs} map; the neck only crops maps < 20 wide")
         if self.neck_center_size is not None and self.neck_center_size > zs:
             raise ValueError(f"model.neck_center_size {self.neck_center_size} > template feature size {zs}")
 

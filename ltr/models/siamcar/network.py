@@ -18,7 +18,7 @@ import torch.nn as nn
 from ltr.admin.registry import NETWORKS
 from ltr.models.backbones.resnet_atrous import AtrousResNet, load_atrous_resnet_weights
 from ltr.models.layers.correlation import xcorr_depthwise
-from ltr.models.layers.neck import AdjustAllLayer
+from ltr.models.layers.neck import AdjustAllLayer, center_crop
 
 from .config import SiamCARModelConfig
 from .head import CARHead
@@ -46,20 +46,27 @@ class SiamCARNet(nn.Module):
         super().__init__()
         self.backbone = backbone
         levels = len(backbone.out_channels)
-        self.neck = AdjustAllLayer(backbone.out_channels, neck_channels, center_size=neck_center_size)
+        # the template crop is applied explicitly in ``template`` (pysot crops any map < 20 wide, which
+        # would also hit the search maps of small crop sizes); identical for the official geometry
+        self.neck = AdjustAllLayer(backbone.out_channels, neck_channels, center_size=None)
+        self.neck_center_size = neck_center_size
         self.car_head = CARHead(neck_channels, num_classes=2, num_convs=head_convs, gn_groups=gn_groups, prior_prob=prior_prob)
         self.down = nn.ConvTranspose2d(neck_channels * levels, neck_channels, kernel_size=1, stride=1)
 
     # ------------------------------------------------------------------ pieces
     def extract(self, img: torch.Tensor) -> List[torch.Tensor]:
-        """Backbone + neck of one branch (template maps come out centre-cropped)."""
+        """Backbone + neck of one branch (no crop: the search branch)."""
         feats = self.backbone(img)
         out = self.neck(feats)
         return out if isinstance(out, list) else [out]
 
     def template(self, z: torch.Tensor) -> List[torch.Tensor]:
-        """Template features (computed once per sequence by the tracker)."""
-        return self.extract(z)
+        """Template features, centre-cropped to ``neck_center_size`` (15×15 → 7×7 [4:11]); computed once per sequence."""
+        feats = self.extract(z)
+        c = self.neck_center_size
+        if c is None:
+            return feats
+        return [center_crop(f, c) if f.shape[-1] > c else f for f in feats]
 
     def fuse(self, zf: Sequence[torch.Tensor], xf: Sequence[torch.Tensor]) -> torch.Tensor:
         """Per-level depth-wise xcorr, concatenated in level order (layer2, 3, 4), then ``down``."""

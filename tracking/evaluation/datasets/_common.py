@@ -28,8 +28,13 @@ __all__ = [
     "read_lines",
     "frame_paths",
     "check_frames",
+    "check_numbering",
     "listed_frames",
     "select",
+    "want",
+    "fix_length",
+    "pad_rows",
+    "parse_ini",
 ]
 
 PathLike = Union[str, Path]

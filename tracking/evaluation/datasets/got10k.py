@@ -4,8 +4,8 @@ Layout: ``<root>/<split>/list.txt`` and ``<root>/<split>/<seq>/{00000001.jpg.., 
 absence.label, cover.label, cut_by_image.label, meta_info.ini}``.  Ground truth is comma separated
 ``x,y,w,h`` as stored; on the test split (and TrackingNet-like withheld splits) only the first row
 is public: the remaining rows are NaN and ``gt_public`` is False.  Per-frame labels are attributes
-(``absence``, ``cover`` 0..8, ``cut_by_image``); ``target_visible = absence == 0``; frames with
-``cover > 0`` are the ones GOT-10k scores.  ``meta_info.ini`` (``key: value`` lines after a
+(``absence``, ``cover`` 0..8, ``cut_by_image``); ``target_visible = cover > 0`` (exactly the frames
+``ExperimentGOT10k.report`` scores; ``absence == 0`` when there is no cover.label).  ``meta_info.ini`` (``key: value`` lines after a
 ``[METAINFO]`` header) gives ``object_class``, ``motion_class`` ... and ``resolution`` (W, H), the
 image bound got10k clips boxes to.
 """
@@ -98,7 +98,13 @@ def load_got10k_split(split_dir: Path, dataset: str, require_labels: bool, full_
             object_class = meta.get("object_class")  # type: ignore[assignment]
         elif require_labels:
             raise DatasetError(f"{dataset}/{name}: missing file {meta_file}")
-        visible = (np.asarray(attrs["absence"]) == 0) if "absence" in attrs else None
+        # visible = scored by GOT-10k (cover > 0: in view and not fully occluded); absence as a fallback
+        if "cover" in attrs:
+            visible = np.asarray(attrs["cover"]) > 0
+        elif "absence" in attrs:
+            visible = np.asarray(attrs["absence"]) == 0
+        else:
+            visible = None
         seqs.append(Sequence(name, frames, gt, dataset, target_visible=visible, attributes=attrs,
                              object_class=object_class, gt_public=public))
     return select(seqs, sequences, dataset)
@@ -146,25 +152,25 @@ def _synthetic(root: Optional[Union[str, Path]], split: str, sequences: Optional
 
 
 @EVAL_DATASETS.register("synthetic", protocol="pytracking", metric_dataset="synthetic", gt_public=True,
-                        results_format="txt", split="test")
+                        results_format="got10k", split="test")
 def synthetic(root: Optional[Union[str, Path]] = None, *, sequences: Optional[Iterable[str]] = None) -> SequenceList:
     """Built-in synthetic benchmark, test split (generated under ``settings.synthetic_dir`` on first use)."""
     return _synthetic(root, "test", sequences)
 
 
 @EVAL_DATASETS.register("synthetic_test", protocol="pytracking", metric_dataset="synthetic", gt_public=True,
-                        results_format="txt", split="test")
+                        results_format="got10k", split="test")
 def synthetic_test(root: Optional[Union[str, Path]] = None, *, sequences: Optional[Iterable[str]] = None) -> SequenceList:
     return _synthetic(root, "test", sequences)
 
 
 @EVAL_DATASETS.register("synthetic_val", protocol="pytracking", metric_dataset="synthetic", gt_public=True,
-                        results_format="txt", split="val")
+                        results_format="got10k", split="val")
 def synthetic_val(root: Optional[Union[str, Path]] = None, *, sequences: Optional[Iterable[str]] = None) -> SequenceList:
     return _synthetic(root, "val", sequences)
 
 
 @EVAL_DATASETS.register("synthetic_train", protocol="pytracking", metric_dataset="synthetic", gt_public=True,
-                        results_format="txt", split="train")
+                        results_format="got10k", split="train")
 def synthetic_train(root: Optional[Union[str, Path]] = None, *, sequences: Optional[Iterable[str]] = None) -> SequenceList:
     return _synthetic(root, "train", sequences)

