@@ -6,6 +6,7 @@ from torchvision.ops import deform_conv2d
 
 from ops.deform_conv import (
     DeformConv2d,
+    deform_conv2d_pure,
     DeformConv2dPack,
     ModulatedDeformConv2d,
     ModulatedDeformConv2dPack,
@@ -47,15 +48,44 @@ def _deform_ref(x, offset, weight, mask=None, padding=1):
     return out
 
 
-def test_layout_matches_loop_reference_v1_v2():
+@pytest.mark.parametrize("backend", ["torchvision", "pure"])
+def test_layout_matches_loop_reference_v1_v2(backend):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 3, 5, 6, generator=g, dtype=torch.float64)
     off = 1.5 * torch.randn(2, 18, 5, 6, generator=g, dtype=torch.float64)
     mask = torch.rand(2, 9, 5, 6, generator=g, dtype=torch.float64)
-    m1 = DeformConv2d(3, 4, 3, padding=1).double()
+    m1 = DeformConv2d(3, 4, 3, padding=1, backend=backend).double()
     torch.testing.assert_close(m1(x, off), _deform_ref(x, off, m1.weight.detach()))
-    m2 = ModulatedDeformConv2d(3, 4, 3, padding=1).double()
+    m2 = ModulatedDeformConv2d(3, 4, 3, padding=1, backend=backend).double()
     torch.testing.assert_close(m2(x, off, mask), _deform_ref(x, off, m2.weight.detach(), mask))
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(stride=1, padding=1, dilation=1, groups=1, og=1, k=3),
+    dict(stride=2, padding=2, dilation=2, groups=2, og=2, k=3),
+    dict(stride=1, padding=0, dilation=1, groups=1, og=4, k=(2, 3)),
+])
+def test_pure_equals_torchvision_values_and_grads(cfg):
+    g = torch.Generator().manual_seed(7)
+    kh, kw = (cfg["k"], cfg["k"]) if isinstance(cfg["k"], int) else cfg["k"]
+    B, C, H, W, O = 2, 4, 7, 6, 6
+    x = torch.randn(B, C, H, W, generator=g, dtype=torch.float64)
+    w = torch.randn(O, C // cfg["groups"], kh, kw, generator=g, dtype=torch.float64)
+    bias = torch.randn(O, generator=g, dtype=torch.float64)
+    Ho = (H + 2 * cfg["padding"] - cfg["dilation"] * (kh - 1) - 1) // cfg["stride"] + 1
+    Wo = (W + 2 * cfg["padding"] - cfg["dilation"] * (kw - 1) - 1) // cfg["stride"] + 1
+    off = 2 * torch.randn(B, 2 * cfg["og"] * kh * kw, Ho, Wo, generator=g, dtype=torch.float64)
+    mask = torch.rand(B, cfg["og"] * kh * kw, Ho, Wo, generator=g, dtype=torch.float64)
+    kw_args = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"], mask=mask)
+    res = []
+    for fn in (deform_conv2d_pure, deform_conv2d):
+        ins = [t.clone().requires_grad_() for t in (x, off, w, bias, mask)]
+        kw2 = dict(kw_args, mask=ins[4])
+        out = fn(ins[0], ins[1], ins[2], ins[3], **kw2)
+        (out * torch.arange(out.numel(), dtype=out.dtype).reshape(out.shape).sin()).sum().backward()
+        res.append([out.detach()] + [t.grad for t in ins])
+    for a, b in zip(*res):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-8)
 
 
 def test_packs_start_as_regular_conv():
@@ -79,6 +109,8 @@ def test_gradcheck_wrappers():
     assert torch.autograd.gradcheck(lambda a, o, mk: m(a, o, mk), (x, off, mask))
     m1 = DeformConv2d(2, 3, 3, padding=1).double()
     assert torch.autograd.gradcheck(lambda a, o: m1(a, o), (x, off))
+    assert torch.autograd.gradcheck(lambda a, o, mk, ww: deform_conv2d_pure(a, o, ww, None, padding=1, mask=mk),
+                                    (x, off, mask, w))
     pk = ModulatedDeformConv2dPack(2, 2, 3, padding=1).double()
     torch.nn.init.normal_(pk.conv_offset_mask.weight, std=0.1)
     assert torch.autograd.gradcheck(lambda a: pk(a), (x,))

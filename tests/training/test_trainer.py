@@ -243,3 +243,36 @@ def test_cli_help_and_smoke_run(got_root, tmp_path, capsys):
     rc = main(["_tiny_test", str(yml), "--workspace", str(tmp_path / "ws"), "--set", "train.epohcs=1"])
     assert rc == 2
     assert "epochs" in capsys.readouterr().err  # typo suggestion from the typed config
+
+
+def test_validation_runs_in_eval_mode_without_updates(got_root, tmp_path):
+    cfg = tiny_config(got_root, epochs=1, val_interval=1, **{
+        "data.samples_per_epoch": 8, "data.val_samples": 8,
+        "data.val_datasets": [{"name": "got10k", "options": {"root": str(got_root)}}]})
+    cfg.model.with_bn = True
+    tr = _trainer(cfg, tmp_path)
+    tr.train()
+    assert "[val ep 1] " in (tmp_path / "log" / "train.log").read_text()
+    before = net_state(tr.net)
+    out = tr.validate(5)
+    assert set(out) >= {"loss", "l_xy", "l_wh"} and all(np.isfinite(v) for v in out.values())
+    assert all(torch.equal(before[k], v) for k, v in net_state(tr.net).items())  # incl. BN running stats
+
+
+def test_nproc_and_multinode_launch_torchrun(monkeypatch):
+    import ltr.run_training as rt
+
+    calls = []
+    monkeypatch.setattr(rt.subprocess, "call", lambda cmd, env=None: calls.append((cmd, env)) or 0)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert rt.main(["siamcar", "default", "--nproc", "2", "--set", "train.epochs=1", "--resume", "--max-iters", "3"]) == 0
+    cmd, env = calls[-1]
+    assert cmd[1:3] == ["-m", "torch.distributed.run"] and "--nproc_per_node=2" in cmd and "--standalone" in cmd
+    tail = cmd[cmd.index("ltr.run_training") - 1:]
+    assert tail == ["-m", "ltr.run_training", "siamcar", "default", "--set", "train.epochs=1", "--resume", "--max-iters", "3"]
+    assert env["OMP_NUM_THREADS"]
+    assert rt.main(["siamcar", "default", "--nproc", "8", "--nnodes", "2", "--node-rank", "1",
+                    "--master-addr", "10.0.0.1", "--master-port", "29555"]) == 0
+    cmd, _ = calls[-1]
+    assert {"--nproc_per_node=8", "--nnodes=2", "--node_rank=1", "--master_addr=10.0.0.1", "--master_port=29555"} <= set(cmd)
+    assert "--standalone" not in cmd

@@ -129,7 +129,8 @@ def test_tracker_error_and_timeout_are_reported_not_hung(toy_dataset, tmp_path):
               "--trackers", f"vottest_faulty:{tmp_path / 'raise.yaml'}=raiser",
               f"vottest_faulty:{tmp_path / 'stall.yaml'}=staller",
               "--plugin", "vot_test_trackers", "--python-path", str(TESTS_VOT),
-              "--dataset", str(toy_dataset.root), "--sequences", "toy_a", "--stack", str(tmp_path / "stack.yaml")],
+              "--dataset", str(toy_dataset.root), "--sequences", "toy_a", "--stack", str(tmp_path / "stack.yaml"),
+              "--experiments", "baseline"],
              REPO, 120)
     assert r.returncode == 0, r.stdout + r.stderr
     ini = configparser.ConfigParser()

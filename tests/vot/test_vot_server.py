@@ -43,8 +43,8 @@ def test_polygon_init_confidence_and_quit(toy_dataset, tmp_path):
         x, y, w, h = seq.ground_truth[0]
         poly = [(x, y + h / 2), (x + w / 2, y), (x + w, y + h / 2), (x + w / 2, y + h)]  # a diamond
         state, _ = client.initialize(_image(seq.frames[0]), [(Polygon.create(poly), {})], {})
-        np.testing.assert_allclose(state[0][0].bounds(), polygon_to_box(poly, "bounds"), atol=1e-3)  # 4 decimals
-        np.testing.assert_allclose(polygon_to_box(poly, "bounds"), [x, y, w, h], atol=1e-9)
+        np.testing.assert_allclose(state[0][0].bounds(), polygon_to_box(poly, "minmax"), atol=1e-3)  # 4 decimals
+        np.testing.assert_allclose(polygon_to_box(poly, "minmax"), [x, y, w, h], atol=1e-9)
         for f in seq.frames[1:4]:
             state, _ = client.frame(_image(f), {}, [])
             region, props = state[0]

@@ -112,12 +112,14 @@ def test_default_anchors_hand_worked():
 
 def test_polygon_to_box_hand_worked():
     diamond = [(50, 30), (60, 40), (50, 50), (40, 40)]  # a square rotated by 45 degrees, side 10*sqrt(2)
-    np.testing.assert_allclose(polygon_to_box(diamond, "bounds"), [40, 30, 20, 20])
-    # area mode: polygon area 200, tight box 20x20 -> s = sqrt(1/2), w = h = 20 s + 1, centre (50, 40)
+    np.testing.assert_allclose(polygon_to_box(diamond, "minmax"), [40, 30, 20, 20])
+    # pysot: polygon area 200, tight box 20x20 -> s = sqrt(1/2), w = h = 20 s + 1, centre (50, 40)
     w = 20 * np.sqrt(0.5) + 1
-    np.testing.assert_allclose(polygon_to_box(diamond, "area"), [50 - (w - 1) / 2, 40 - (w - 1) / 2, w, w])
-    with pytest.raises(ValueError, match="unknown polygon_init"):
+    np.testing.assert_allclose(polygon_to_box(diamond, "pysot"), [50 - (w - 1) / 2, 40 - (w - 1) / 2, w, w])
+    with pytest.raises(ValueError, match="unknown mode"):
         polygon_to_box(diamond, "nope")
+    with pytest.raises(ValueError, match=">= 3 finite vertices"):
+        polygon_to_box([(0, 0), (1, 1)])
 
 
 def test_convert_and_read_back(tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence as Seq, Tuple
+from typing import List, Optional, Sequence as Seq, Tuple
 
 import numpy as np
 import yaml
@@ -206,6 +206,3 @@ def load_tracker_results(spec: ResultsSpec, dataset: str, sequences: Seq[Sequenc
         out.runs.append(RunResults(rid, d, fmt, boxes, times))
     return out
 
-
-def run_dir_label(spec: ResultsSpec, runid: Optional[int]) -> str:
-    return run_dir_name(spec.config, runid)

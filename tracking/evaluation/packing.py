@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence as Seq
 
 import numpy as np
 
-from tracking.evaluation.results import format_boxes, read_sequence_result, repetition_for, result_paths
+from tracking.evaluation.results import format_boxes, glob_escape, read_sequence_result, repetition_for, result_paths
 
 __all__ = ["PackError", "pack_got10k", "pack_trackingnet", "sequence_names_in"]
 
@@ -27,7 +27,7 @@ def sequence_names_in(run_dir: Path, fmt: str) -> List[str]:
     run_dir = Path(run_dir)
     if fmt == "got10k":
         return sorted(d.name for d in run_dir.iterdir()
-                      if d.is_dir() and any(d.glob(f"{d.name}_[0-9][0-9][0-9].txt")))
+                      if d.is_dir() and any(d.glob(f"{glob_escape(d.name)}_[0-9][0-9][0-9].txt")))
     return sorted(p.stem for p in run_dir.glob("*.txt") if not p.stem.endswith("_time"))
 
 

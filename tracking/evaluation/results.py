@@ -37,6 +37,7 @@ __all__ = [
     "read_matrix",
     "format_boxes",
     "cleanup_stale_tmp",
+    "glob_escape",
 ]
 
 FORMATS = ("otb", "got10k", "trackingnet")
@@ -197,6 +198,7 @@ def read_sequence_result(out_dir: Union[str, Path], seq_name: str, fmt: str,
 
 
 def glob_escape(name: str) -> str:
+    """Escape glob metacharacters in a sequence name."""
     return re.sub(r"([\[\]\*\?])", r"[\1]", name)
 
 

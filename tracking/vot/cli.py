@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="TraX reply timeout in s (default: vot_timeout of the config, else 30)")
     w.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda ...")
     w.add_argument("--threads", type=int, default=None, help="torch threads in each tracker process")
-    w.add_argument("--polygon-init", choices=("bounds", "area"), default=None,
-                   help="polygon ground truth -> initial box (default: config track.vot_polygon_init, else bounds)")
+    w.add_argument("--polygon-init", choices=("minmax", "area", "pysot"), default=None,
+                   help="polygon ground truth -> initial box (default: config track.vot_polygon_init, else minmax)")
     w.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="MODULE",
                    help="module registering extra trackers (imported here and in the tracker process)")
     w.add_argument("--python-path", dest="paths", action="append", default=[], metavar="DIR",
@@ -120,6 +120,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from ltr.admin.config import ConfigError
     from ltr.admin.registry import RegistryError
+    from ltr.admin.settings import SettingsError
 
     from .analysis import VOTResultsError
     from .workspace import WorkspaceError
@@ -129,6 +130,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.cmd == "workspace":
             return _cmd_workspace(args)
         return _cmd_analyze(args)
-    except (WorkspaceError, ConfigError, RegistryError, VOTResultsError) as e:
+    except (WorkspaceError, ConfigError, RegistryError, SettingsError, VOTResultsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

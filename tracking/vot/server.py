@@ -18,8 +18,9 @@ Design points (each one fixes a known integration failure of other frameworks):
   reports ``Server terminated the session: ...`` instead of hanging; the full
   traceback goes to the tracker log the toolkit writes under ``logs/``;
 * rectangle and polygon regions are accepted; a polygon is turned into an
-  axis-aligned box (``bounds``: min/max of the vertices, what libtrax gives a
-  rectangle-only tracker; or ``area``: pysot's area-preserving box);
+  axis-aligned box (``minmax``: min/max of the vertices, what libtrax gives a
+  rectangle-only tracker; ``area``/``pysot``: area-preserving boxes, see
+  ``tracking.evaluation.datasets.vot.polygon_to_box``);
 * the tracker's ``score`` is reported as the per-frame ``confidence`` property.
 
 Nothing here imports the toolkit package ``vot`` (only ``trax``).
@@ -36,38 +37,20 @@ import numpy as np
 
 __all__ = ["polygon_to_box", "import_tracker", "TrackerSession", "serve", "main", "POLYGON_INIT_MODES"]
 
-POLYGON_INIT_MODES = ("bounds", "area")
+#: polygon -> box conversions of :func:`tracking.evaluation.datasets.vot.polygon_to_box`
+POLYGON_INIT_MODES = ("minmax", "area", "pysot")
 
 
-def polygon_to_box(points: np.ndarray, mode: str = "bounds") -> np.ndarray:
-    """Axis-aligned ``[x, y, w, h]`` for a polygon given as ``(N, 2)`` vertices.
+def polygon_to_box(points: Any, mode: str = "minmax") -> np.ndarray:
+    """Axis-aligned ``[x, y, w, h]`` for one polygon given as ``(N, 2)`` vertices, with the
+    dataset loaders' conventions (``minmax``: tight box, what libtrax gives a rectangle-only
+    tracker; ``area``: area-preserving; ``pysot``: pysot's area-preserving box with ``+1``)."""
+    from tracking.evaluation.datasets.vot import polygon_to_box as _poly2box
 
-    ``bounds``: the tight box around the vertices (``w = max x - min x``), the same
-    box libtrax sends to a tracker that only accepts rectangles.
-    ``area``: box centred on the vertex mean with the aspect ratio of the tight box
-    and the area of the (rotated) polygon, |p1-p2|*|p2-p3| (pysot/TracKit's
-    ``get_axis_aligned_bbox``, used by SiamCAR and Ocean on VOT).
-    """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     if len(pts) < 3 or not np.all(np.isfinite(pts)):
         raise ValueError(f"polygon needs >= 3 finite vertices, got {pts.tolist()}")
-    x1, y1 = pts.min(axis=0)
-    x2, y2 = pts.max(axis=0)
-    if mode == "bounds":
-        return np.array([x1, y1, x2 - x1, y2 - y1])
-    if mode == "area":
-        if len(pts) != 4:
-            raise ValueError(f"polygon_init 'area' needs a 4-vertex polygon, got {len(pts)} vertices")
-        cx, cy = pts.mean(axis=0)
-        a1 = np.linalg.norm(pts[0] - pts[1]) * np.linalg.norm(pts[1] - pts[2])
-        a2 = (x2 - x1) * (y2 - y1)
-        s = np.sqrt(a1 / a2) if a2 > 0 else 1.0
-        w = s * (x2 - x1) + 1
-        h = s * (y2 - y1) + 1
-        # pysot returns a centre and (w, h); its trackers then use the 0-based
-        # top-left corner cx - (w - 1) / 2.
-        return np.array([cx - (w - 1) / 2, cy - (h - 1) / 2, w, h])
-    raise ValueError(f"unknown polygon_init mode '{mode}' (choose from {', '.join(POLYGON_INIT_MODES)})")
+    return _poly2box(pts.reshape(1, -1), mode)[0]
 
 
 def _resolve_device(device: str, tracker_cls: Any = None) -> str:
@@ -189,7 +172,7 @@ def serve(tracker: str, config: str, overrides: Sequence[str] = (), device: str 
     try:
         session = TrackerSession(tracker, config, overrides, device, plugins)
         if polygon_init is None:
-            polygon_init = getattr(getattr(session.cfg, "track", None), "vot_polygon_init", None) or "bounds"
+            polygon_init = getattr(getattr(session.cfg, "track", None), "vot_polygon_init", None) or "minmax"
         polygon_to_box(np.array([[0, 0], [1, 0], [1, 1], [0, 1]]), polygon_init)  # validates the mode
         print(f"sotlab-vot: {label} on {session.device}, network built in {session.build_seconds:.2f} s "
               f"(config {session.config_path})", file=sys.stderr, flush=True)
@@ -242,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="config override, repeatable")
     ap.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 ...")
     ap.add_argument("--polygon-init", choices=POLYGON_INIT_MODES, default=None,
-                    help="polygon -> box conversion (default: track.vot_polygon_init of the config, else bounds)")
+                    help="polygon -> box conversion (default: track.vot_polygon_init of the config, else minmax)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     ap.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="MODULE",
                     help="module to import before looking up the tracker (trackers outside SOTLab)")

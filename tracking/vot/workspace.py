@@ -386,6 +386,25 @@ def _select(items: List[Any], names: List[str], selection: Union[None, int, str,
     return [items[names.index(w)] for w in wanted]
 
 
+def _vot_dataset_root(dataset: Any) -> Optional[Path]:
+    """The folder to reference in place: a path, or the root of a VOT dataset name
+    (``vot2018`` ...; its ground truth, polygons included, is then used exactly as stored)."""
+    if not isinstance(dataset, (str, Path)):
+        return None
+    p = Path(str(dataset)).expanduser()
+    if p.is_dir():
+        return p
+    if isinstance(dataset, Path) or os.sep in str(dataset):
+        raise WorkspaceError(f"--dataset: folder {p} does not exist")
+    from ltr.admin.registry import EVAL_DATASETS
+
+    if dataset in EVAL_DATASETS and EVAL_DATASETS.meta(dataset).get("results_format") == "vot":
+        from ltr.admin.settings import get_settings
+
+        return get_settings().dataset_dir(dataset)
+    return None
+
+
 def load_sequences(dataset: str) -> Any:
     """A SOTLab SequenceList from an EVAL_DATASETS name (``synthetic`` = synthetic test split)."""
     from ltr.admin.registry import EVAL_DATASETS
@@ -403,8 +422,10 @@ def write_workspace(directory: Union[str, Path], specs: Seq[TrackerSpec], stack:
                     anchor_spacing: int = DEFAULT_ANCHOR_SPACING, force: bool = False) -> Path:
     """Write ``config.yaml``, ``trackers.ini``, ``stack.yaml`` and ``sequences/``.
 
-    ``dataset``: a SequenceList (or any list of SOTLab sequences), an EVAL_DATASETS
-    name, or the path of a local VOT folder (referenced in place, not copied).
+    ``dataset``: a SequenceList (or any list of SOTLab sequences; polygons are written as
+    polygons), an EVAL_DATASETS name (VOT datasets such as ``vot2018`` are referenced in
+    place from their ``datasets.<name>`` folder), or the path of a local VOT folder
+    (referenced in place, not copied).
     An existing workspace is refused unless ``force`` (results/ is then kept).
     """
     ws = Path(directory).expanduser().resolve()
@@ -421,8 +442,9 @@ def write_workspace(directory: Union[str, Path], specs: Seq[TrackerSpec], stack:
     seq_dir.mkdir()
     (ws / "results").mkdir(exist_ok=True)
 
-    if isinstance(dataset, (str, Path)) and Path(str(dataset)).expanduser().is_dir():
-        dirs = vot_folder_sequences(Path(str(dataset)).expanduser())
+    vot_root = _vot_dataset_root(dataset)
+    if vot_root is not None:
+        dirs = vot_folder_sequences(vot_root)
         dirs = _select(dirs, [d.name for d in dirs], sequences, str(dataset))
         entries = [str(d) for d in dirs]  # absolute entries: the toolkit reads them in place
         if _needs_anchors(stack_data):

@@ -553,7 +553,7 @@ def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
     l_hi = min(l_lo + math.log(R), math.log(0.6 * min(W, H)))
     flip = [bool(r_tgt.random() < 0.5)]
 
-    def scale_goal(t: int) -> float:  # alternate between the upper and lower third: real scale change
+    def scale_goal(t: int) -> float:  # alternate between the upper and lower quarter: real scale change
         flip[0] = not flip[0]
         lo, hi = (l_hi - (l_hi - l_lo) / 4, l_hi) if flip[0] else (l_lo, l_lo + (l_hi - l_lo) / 4)
         return float(r_tgt.uniform(lo, hi))

