@@ -3,7 +3,8 @@
 Definition. The feature map is extended to the whole plane by bilinear interpolation with zeros outside
 the map, i.e. ``f(x, y) = Σ_ij F[i, j]·k(x − j)·k(y − i)`` with the tent ``k(t) = max(0, 1 − |t|)`` and
 pixel (i, j) at integer coordinates. Each output bin is the exact integral of ``f`` over the bin
-divided by the bin area (0 for an empty box). This equals pytracking's PrRoIPool2D.
+divided by the bin area (0 for an empty box): the definition of pytracking's PrRoIPool2D (its CUDA
+kernel was not available here to compare against; tests use brute-force integration instead).
 
 Pure backend (any device, fully vectorised, autograd gives gradients for features *and* boxes):
 the integral is separable, ``∫∫ f = Σ_ij F[i, j]·wy_i·wx_j`` with ``wx_j = T(x1 − j) − T(x0 − j)`` and T the
@@ -16,8 +17,10 @@ It integrates each bin directly over the touched cells (no cancellation) and has
 for features and boxes. It is CPU-only; CUDA tensors always use the pure backend.
 
 Backend choice: ``backend=`` argument, else ``$SOTLAB_PRROI_BACKEND`` (``auto``/``pure``/``compiled``),
-default ``auto`` = compiled when it is already built or builds now (once per process, ~20 s the first
-time on 2 cores, then cached), otherwise pure, silently. Set ``SOTLAB_PRROI_BACKEND=pure`` to never build.
+default ``auto`` = on CPU without gradients (tracking), the compiled backend when it is already built or
+builds now (once per process, ~20 s the first time on 2 cores, then cached), otherwise pure, silently; with
+gradients (training) the pure backend, whose backward measured faster. Set ``SOTLAB_PRROI_BACKEND=pure`` to
+never build.
 
 RoIs: ``(K, 5)`` rows ``(batch_index, x0, y0, x1, y1)`` in input-image pixels; multiplied by
 ``spatial_scale`` to get feature coordinates (DCFST: scale 1/8 and 1/16, FCOT: 72/288 and 36/288).
@@ -32,7 +35,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 
-__all__ = ["prroi_pool2d", "prroi_pool2d_pure", "PrRoIPool2D", "compiled_backend", "compiled_available"]
+__all__ = ["prroi_pool2d", "prroi_pool2d_pure", "PrRoIPool2D", "compiled_backend", "compiled_available", "compiled_error"]
 
 _BACKENDS = ("auto", "pure", "compiled")
 
@@ -199,7 +202,7 @@ class _PrRoIPoolCompiled(torch.autograd.Function):
                 None, None, None)
 
 
-def _resolve_backend(backend: Optional[str], device: torch.device) -> str:
+def _resolve_backend(backend: Optional[str], device: torch.device, needs_grad: bool = False) -> str:
     b = backend or os.environ.get("SOTLAB_PRROI_BACKEND", "auto")
     if b not in _BACKENDS:
         raise ValueError(f"prroi_pool2d: backend must be one of {_BACKENDS} (argument or $SOTLAB_PRROI_BACKEND), got {b!r}")
@@ -213,6 +216,8 @@ def _resolve_backend(backend: Optional[str], device: torch.device) -> str:
         if compiled_backend() is None:
             raise RuntimeError(f"prroi_pool2d: compiled backend unavailable: {_ext_error}")
         return "compiled"
+    if needs_grad:
+        return "pure"  # measured: the pure backward is faster than the compiled one (scripts/bench_ops.py)
     return "compiled" if compiled_backend() is not None else "pure"
 
 
@@ -220,7 +225,8 @@ def prroi_pool2d(features: torch.Tensor, rois: torch.Tensor, pooled_height: int,
                  spatial_scale: float, backend: Optional[str] = None) -> torch.Tensor:
     """Precise RoI pooling: (B,C,H,W) features, (K,5) rois -> (K, C, pooled_height, pooled_width)."""
     _check_inputs(features, rois, int(pooled_height), int(pooled_width))
-    if _resolve_backend(backend, features.device) == "compiled" and features.dtype in (torch.float32, torch.float64):
+    needs_grad = torch.is_grad_enabled() and (features.requires_grad or rois.requires_grad)
+    if _resolve_backend(backend, features.device, needs_grad) == "compiled" and features.dtype in (torch.float32, torch.float64):
         if rois.shape[0] == 0:
             return features.new_zeros(0, features.shape[1], pooled_height, pooled_width)
         B = features.shape[0]

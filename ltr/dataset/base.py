@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ltr.utils.image import ImageReadError, imread_rgb
+from ltr.utils.image import imread_rgb
 
 __all__ = [
     "SequenceInfo",

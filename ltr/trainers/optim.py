@@ -6,7 +6,7 @@ lets a resumed run rebuild exactly the optimiser layout it checkpointed.
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 import torch
 from torch import nn

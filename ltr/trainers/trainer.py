@@ -23,7 +23,6 @@ resume (also mid-epoch), TensorBoard + text log + tqdm.
 """
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from contextlib import nullcontext
@@ -125,6 +124,7 @@ class Trainer:
         if self.cfg.deterministic:
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
+            torch.use_deterministic_algorithms(True, warn_only=True)
 
     # ----------------------------------------------------------------- stage / parameters
     def locate(self, global_epoch: int) -> Tuple[int, int]:
@@ -240,11 +240,17 @@ class Trainer:
                                 global_step=int(ck.get("global_step", 0)),
                                 bad_samples=int((ck.get("stats") or {}).get("bad_samples", 0)))
         if self.state.epoch < self.total_epochs:
-            s, e = self.locate(self.state.epoch)
+            # rebuild the optimiser exactly as it was when saved (the epoch in progress, or the one just
+            # finished); the epoch loop then re-freezes / starts a new stage as an uninterrupted run would
+            opt_epoch = self.state.epoch if self.state.iteration > 0 else max(self.state.epoch - 1, 0)
             self._cur = None
-            self._setup_params(s, e)
+            self._setup_params(*self.locate(opt_epoch))
             if ck.get("optimizer") is not None:
-                self.optimizer.load_state_dict(ck["optimizer"])
+                try:
+                    self.optimizer.load_state_dict(ck["optimizer"])
+                except (ValueError, KeyError) as e:
+                    raise CheckpointError(f"{path}: optimiser state does not match the configured parameter groups "
+                                          f"(config changed since the checkpoint?): {e}") from None
         if self.amp and ck.get("scaler"):
             self.scaler.load_state_dict(ck["scaler"])
         ranks = ck.get("rng_ranks") or []

@@ -138,3 +138,12 @@ def test_compiled_equals_pure():
     # float32 path
     torch.testing.assert_close(prroi_pool2d(feat.float(), rois.float(), 2, 3, scale, backend="compiled"),
                                prroi_pool2d_pure(feat, rois, 2, 3, scale).float(), atol=1e-5, rtol=1e-5)
+
+
+def test_backend_resolution(monkeypatch):
+    cpu = torch.device("cpu")
+    assert prp._resolve_backend("pure", cpu) == "pure"
+    assert prp._resolve_backend("auto", cpu, needs_grad=True) == "pure"
+    monkeypatch.setenv("SOTLAB_PRROI_BACKEND", "fast")
+    with pytest.raises(ValueError, match="SOTLAB_PRROI_BACKEND"):
+        prp._resolve_backend(None, cpu)

@@ -241,19 +241,21 @@ class TinyActor:
         return loss, {"loss": loss.detach(), "l_xy": err[:, :2].mean().detach(), "l_wh": err[:, 2:].mean().detach()}
 
 
+class _TinyTracker:  # never used for tracking
+    pass
+
+
 def register_tiny() -> None:
-    if "_tiny_test" in TRACKERS._entries:  # already registered in this process
-        return
-    NETWORKS.register("_tiny_test")(TinyNet)
-    ACTORS.register("_tiny_test")(TinyActor)
-
-    class _TinyTracker:  # never used for tracking
-        pass
-
-    TRACKERS.register("_tiny_test", config=TinyConfig, network="_tiny_test", actor="_tiny_test")(_TinyTracker)
+    """Register the test-only tracker (tests use the ``tiny_registered`` fixture so that it never
+    leaks into other areas' tests that iterate over all trackers)."""
+    NETWORKS.register("_tiny_test", override=True)(TinyNet)
+    ACTORS.register("_tiny_test", override=True)(TinyActor)
+    TRACKERS.register("_tiny_test", override=True, config=TinyConfig, network="_tiny_test", actor="_tiny_test")(_TinyTracker)
 
 
-register_tiny()
+def unregister_tiny() -> None:
+    for reg in (TRACKERS, NETWORKS, ACTORS):
+        reg._entries.pop("_tiny_test", None)
 
 
 # --------------------------------------------------------------------------- helpers for trainer tests

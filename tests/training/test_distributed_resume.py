@@ -15,12 +15,20 @@ import yaml
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from _training_fixtures import ddp_worker, direct_trainer, make_got10k, net_state, tiny_config  # noqa: E402
+from _training_fixtures import (ddp_worker, direct_trainer, make_got10k, net_state, register_tiny, tiny_config,  # noqa: E402
+                                unregister_tiny)
 
 from ltr.admin.checkpoint import list_checkpoints
 from ltr.admin.experiment import load_tracker_config
 from ltr.data.loader import make_loader
 from ltr.trainers.builder import build_samplers, build_trainer, make_processing
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tiny_registered():
+    register_tiny()
+    yield
+    unregister_tiny()
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +84,7 @@ def test_kill9_mid_epoch_then_resume_is_exact(got_root, tmp_path):
     yml = _write_yaml(tmp_path / "killme.yaml", got_root)
     ws_a = tmp_path / "interrupted"
     flag = tmp_path / "hanging.flag"
-    code = ("import sys, torch; torch.set_num_threads(1); sys.path.insert(0, %r); import _training_fixtures; "
+    code = ("import sys, torch; torch.set_num_threads(1); sys.path.insert(0, %r); import _training_fixtures; _training_fixtures.register_tiny(); "
             "from ltr.run_training import main; sys.exit(main(sys.argv[1:]))") % str(HERE)
     env = dict(os.environ, _SOTLAB_TINY_HANG_FLAG=str(flag), OMP_NUM_THREADS="1")
     # 8 iterations/epoch; mid-epoch checkpoints every 3; hang inside epoch 2 at its 5th iteration (global step 12)

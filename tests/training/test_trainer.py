@@ -1,7 +1,6 @@
 """Trainer: LR schedules vs the specs' tables, freezing/BN, stages, clipping, checkpoints, CLI."""
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
@@ -11,7 +10,8 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _training_fixtures import TinyActor, TinyModel, TinyNet, make_got10k, net_state, tiny_config  # noqa: E402
+from _training_fixtures import (TinyActor, TinyModel, TinyNet, make_got10k, net_state, register_tiny, tiny_config,  # noqa: E402
+                                unregister_tiny)
 
 from ltr.admin.checkpoint import (CheckpointError, build_network_from_checkpoint, list_checkpoints, load_checkpoint,
                                   load_network_weights, save_checkpoint)
@@ -19,6 +19,13 @@ from ltr.admin.train_config import ScheduleConfig
 from ltr.trainers.builder import build_trainer, make_processing, build_samplers
 from ltr.trainers.optim import lr_at, param_groups
 from ltr.trainers.trainer import Trainer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _tiny_registered():
+    register_tiny()
+    yield
+    unregister_tiny()
 
 
 @pytest.fixture(autouse=True)
@@ -98,6 +105,7 @@ class RecordingActor(TinyActor):
 
 
 def _trainer(cfg, tmp_path, actor_cls=RecordingActor, **kw):
+    torch.manual_seed(0)
     net = TinyNet(cfg.model)
     proc = make_processing("_tiny_test", cfg, actor_cls)
     train, val = build_samplers(cfg, proc)
@@ -239,7 +247,14 @@ def test_cli_help_and_smoke_run(got_root, tmp_path, capsys):
                "--set", "train.epochs=1", "--set", "train.num_workers=0"])
     assert rc == 0
     assert (tmp_path / "ws" / "checkpoints" / "_tiny_test" / "smoke" / "_tiny_test_ep0001.pth").is_file()
-    assert list((tmp_path / "ws" / "logs" / "_tiny_test" / "smoke" / "tb").iterdir())  # TensorBoard events
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "ws" / "logs" / "_tiny_test" / "smoke" / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/loss", "train/l_xy", "train/l_wh", "train/lr", "perf/samples_per_s", "perf/data_wait_frac",
+            "data/bad_samples"} <= tags
+    assert [e.step for e in acc.Scalars("train/loss")] == [2]
     rc = main(["_tiny_test", str(yml), "--workspace", str(tmp_path / "ws"), "--set", "train.epohcs=1"])
     assert rc == 2
     assert "epochs" in capsys.readouterr().err  # typo suggestion from the typed config
@@ -276,3 +291,45 @@ def test_nproc_and_multinode_launch_torchrun(monkeypatch):
     cmd, _ = calls[-1]
     assert {"--nproc_per_node=8", "--nnodes=2", "--node_rank=1", "--master_addr=10.0.0.1", "--master_port=29555"} <= set(cmd)
     assert "--standalone" not in cmd
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class InterruptingActor(TinyActor):
+    stop_at = None  # raise at this actor call (class attribute set by the test)
+
+    def __call__(self, batch):
+        if self.stop_at is not None and self.calls == self.stop_at:
+            raise _Interrupt()
+        return super().__call__(batch)
+
+
+@pytest.mark.parametrize("case", ["stage_boundary", "unfreeze_keep_momentum", "mid_epoch"])
+def test_resume_across_stage_and_unfreeze_boundaries_is_exact(got_root, tmp_path, case):
+    ov = {"data.samples_per_epoch": 12, "optim.lr": 0.05}
+    if case == "stage_boundary":
+        ov["stages"] = [{"name": "a", "epochs": 1}, {"name": "b", "epochs": 2, "optim": {"type": "adam", "lr": 0.01}}]
+        stop = 4  # first iteration of epoch 2 (stage b); last checkpoint: end of epoch 1 (stage a)
+    elif case == "unfreeze_keep_momentum":
+        ov.update({"epochs": 3, "freeze.frozen": ["backbone"], "freeze.unfreeze_epoch": 1, "freeze.unfreeze": ["backbone"],
+                   "freeze.rebuild_optimizer": False})
+        stop = 5
+    else:
+        ov.update({"epochs": 2, "checkpoint_iters": 2})
+        stop = 5  # epoch 2, iteration 2; last checkpoint after its 2nd iteration... (1 epoch + 2 its)
+    cfg = tiny_config(got_root, **ov)
+    ref = _trainer(cfg, tmp_path / "ref", TinyActor)
+    ref.train()
+    InterruptingActor.stop_at = stop
+    try:
+        with pytest.raises(_Interrupt):
+            _trainer(cfg, tmp_path / "run", InterruptingActor).train()
+    finally:
+        InterruptingActor.stop_at = None
+    again = _trainer(cfg, tmp_path / "run", TinyActor)
+    again.train(resume=True)
+    a, b = net_state(again.net), net_state(ref.net)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert type(again.optimizer) is type(ref.optimizer)

@@ -36,5 +36,5 @@ def soft_bce_with_logits(logits: torch.Tensor, targets: torch.Tensor) -> torch.T
         raise ValueError(f"soft_bce_with_logits: logits {tuple(logits.shape)} and targets {tuple(targets.shape)} differ in size")
     loss = F.binary_cross_entropy_with_logits(logits.reshape(-1), targets.reshape(-1).to(logits.dtype))
     if torch.isnan(loss):
-        return logits.sum() * 0.0
+        return logits.new_zeros(())  # no graph: a NaN upstream would turn even 0·loss into NaN gradients
     return loss
