@@ -72,7 +72,8 @@ def compute_split_stats(split_dir: Path) -> Dict[str, float]:
         absence = _labels(d / "absence.label")
         cut = _labels(d / "cut_by_image.label")
         if not (len(gt) == len(cover) == len(absence) == len(cut)):
-            raise SystemExit(f"{d}: groundtruth/labels lengths differ ({len(gt)}, {len(cover)}, {len(absence)}, {len(cut)})")
+            raise SystemExit(f"{d}: groundtruth/labels lengths differ "
+                             f"({len(gt)}, {len(cover)}, {len(absence)}, {len(cut)})")
         frames.append(len(gt))
         size = np.sqrt(gt[:, 2] * gt[:, 3])
         ar = gt[:, 2] / gt[:, 3]

@@ -137,7 +137,8 @@ def _flat_scene(target_box, occluder_box=None, W=128, H=96) -> "G._Scene":
     tgt = G._Actor("target", rect_app(200.0), np.array([target_box], float), np.ones(n, bool))
     front = []
     if occluder_box is not None:
-        front.append(G._Actor("occluder", rect_app(50.0), np.array([occluder_box], float), np.ones(n, bool), front=True))
+        occ = G._Actor("occluder", rect_app(50.0), np.array([occluder_box], float), np.ones(n, bool), front=True)
+        front.append(occ)
     return G._Scene(n, W, H, np.zeros((2 * H, 2 * W, 3), np.float32), np.zeros((n, 2)), [], tgt, front,
                     np.ones((n, 3)), None, np.zeros((n, 2), int))
 
@@ -195,8 +196,8 @@ def test_labels_consistent_with_boxes():
         # meta counts agree with the labels
         assert meta["absent_frames"] == int(absence.sum())
         assert meta["num_frames"] == n
-        assert meta["scale_change"] == pytest.approx(np.sqrt(b[:, 2] * b[:, 3]).max() / np.sqrt(b[:, 2] * b[:, 3]).min(),
-                                                     abs=1e-3)
+        size = np.sqrt(b[:, 2] * b[:, 3])
+        assert meta["scale_change"] == pytest.approx(size.max() / size.min(), abs=1e-3)
         assert all(f.dtype == np.uint8 and f.shape == (H, W, 3) for f in seq.frames)
         seen_absent += int(absence.sum())
         seen_occluded += int((occ > 0).sum())

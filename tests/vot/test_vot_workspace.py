@@ -150,6 +150,16 @@ def test_convert_and_read_back(tmp_path):
     assert yaml.safe_load((ws / "stack.yaml").read_text())["experiments"]["baseline"]["type"] == "multistart"
     with pytest.raises(WorkspaceError, match="already holds a workspace"):
         write_workspace(ws, [spec], dataset=[seq])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        write_workspace(ws, [spec], dataset=[seq], force=True)  # our own sequences/ may be rewritten
+    # ... but never a sequences/ folder SOTLab did not write (e.g. data the toolkit downloaded there)
+    foreign = tmp_path / "downloaded"
+    (foreign / "sequences").mkdir(parents=True)
+    (foreign / "sequences" / "list.txt").write_text("bag\n")
+    with pytest.raises(WorkspaceError, match="was not written by SOTLab"):
+        write_workspace(foreign, [spec], dataset=[seq], force=True)
+    assert (foreign / "sequences" / "list.txt").is_file()
 
 
 def test_vot_folder_is_referenced_in_place(tmp_path, toy_dataset):

@@ -33,7 +33,8 @@ __all__ = [
     "Region", "read_regions", "read_trajectory", "read_values",
     "VOTSequence", "read_sequence", "read_workspace_sequences", "read_stack",
     "supervised_trajectories", "multistart_trajectories", "region_codes", "rectangles",
-    "analyze_workspace", "VOTResultsError",
+    "vot_overlap", "trajectory_overlaps",
+    "ExperimentScores", "supervised_scores", "multistart_scores", "analyze_workspace", "VOTResultsError",
 ]
 
 UNKNOWN, INITIALIZATION, FAILURE = 0, 1, 2

@@ -56,6 +56,8 @@ DEFAULT_TIMEOUT = 30
 DEFAULT_ANCHOR_SPACING = 50
 
 _ID_BAD = re.compile(r"[^a-zA-Z0-9_-]")
+#: marks a sequences/ folder this module wrote (only such a folder is ever deleted by --force)
+_MARKER = ".sotlab-workspace"
 
 
 class WorkspaceError(ValueError):
@@ -438,8 +440,12 @@ def write_workspace(directory: Union[str, Path], specs: Seq[TrackerSpec], stack:
     ws.mkdir(parents=True, exist_ok=True)
     seq_dir = ws / "sequences"
     if seq_dir.exists():
+        if not (seq_dir / _MARKER).is_file():  # e.g. a dataset the toolkit downloaded there: never delete it
+            raise WorkspaceError(f"{seq_dir} exists and was not written by SOTLab; pass it as --dataset {seq_dir} "
+                                 "and choose another workspace directory")
         shutil.rmtree(seq_dir)
     seq_dir.mkdir()
+    (seq_dir / _MARKER).write_text("written by `python tracking/vot.py workspace`; rewritten by --force\n")
     (ws / "results").mkdir(exist_ok=True)
 
     vot_root = _vot_dataset_root(dataset)
