@@ -9,7 +9,7 @@ from typing import List
 import cv2
 import numpy as np
 
-from tracking.evaluation.data import Sequence, SequenceList
+from tracking.evaluation.data import Sequence
 
 TESTS_VOT = Path(__file__).resolve().parent
 REPO = TESTS_VOT.parents[1]

@@ -141,7 +141,9 @@ def test_tracker_error_and_timeout_are_reported_not_hung(toy_dataset, tmp_path):
     r = _run(vot_command() + ["evaluate", "--workspace", str(ws), "--persist", "raiser", "staller"], ws, 150)
     out = r.stdout + r.stderr
     assert "Tracker raiser encountered an error at sequence toy_a" in out, out
-    assert "Server terminated the session" in out and "deliberate test failure at frame 3" in out, out
+    # the reason names the frame counted from the (re-)initialisation and the image file
+    assert ("Server terminated the session: SOTLab tracker" in out
+            and "failed at frame 3 after init (00000004.jpg): RuntimeError: deliberate test failure at frame 3" in out), out
     assert "Tracker staller encountered an error at sequence toy_a" in out, out
     assert "did not reply in 1 seconds" in out, out
     assert time.monotonic() - t0 < 100  # the staller sleeps 60 s per frame: only the watchdog ends it early

@@ -20,7 +20,7 @@ from _votkit import REPO, make_toy_sequence, toolkit_available
 from tracking.evaluation.data import Sequence
 from tracking.vot.analysis import read_regions, read_sequence, read_workspace_sequences, vot_overlap
 from tracking.vot.server import polygon_to_box
-from tracking.vot.workspace import (STACKS, TrackerSpec, WorkspaceError, default_anchors, parse_tracker_arg,
+from tracking.vot.workspace import (TrackerSpec, WorkspaceError, default_anchors, parse_tracker_arg,
                                     resolve_tracker, stack_definition, trackers_ini, write_workspace)
 
 

@@ -28,6 +28,7 @@ Nothing here imports the toolkit package ``vot`` (only ``trax``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -92,7 +93,7 @@ class TrackerSession:
     """
 
     def __init__(self, tracker: str, config: str, overrides: Sequence[str] = (), device: str = "auto",
-                 plugins: Sequence[str] = ()):
+                 plugins: Sequence[str] = (), threads: Optional[int] = None):
         from ltr.admin.experiment import load_tracker_config
         from ltr.admin.registry import TRACKERS
 
@@ -102,16 +103,19 @@ class TrackerSession:
         self.cfg, self.config_path = load_tracker_config(tracker, config, overrides)
         self.tracker_cls = TRACKERS.get(tracker)
         self.device = _resolve_device(device, self.tracker_cls)
+        if threads and "torch" in sys.modules:  # a tracker without torch does not pay for importing it
+            sys.modules["torch"].set_num_threads(int(threads))
+        self.image = ""  # last image read (for error messages)
         t0 = time.perf_counter()
         self.net = self.tracker_cls.build_network(self.cfg, self.device)
         self.build_seconds = time.perf_counter() - t0
         self.tracker = self.tracker_cls(self.cfg, self.net, self.device)
         self.frame = -1  # frame index since the last initialisation (for error messages)
 
-    @staticmethod
-    def _read(path: str) -> np.ndarray:
+    def _read(self, path: str) -> np.ndarray:
         from ltr.utils.image import imread_rgb
 
+        self.image = path
         return imread_rgb(path)
 
     def initialize(self, image_path: str, box: np.ndarray) -> Tuple[np.ndarray, float]:
@@ -161,16 +165,11 @@ def serve(tracker: str, config: str, overrides: Sequence[str] = (), device: str 
     from trax.region import Region
     from trax.server import Server
 
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))
-
     label = f"{tracker}:{config}"
     session: Optional[TrackerSession] = None
     setup_error: Optional[str] = None
     try:
-        session = TrackerSession(tracker, config, overrides, device, plugins)
+        session = TrackerSession(tracker, config, overrides, device, plugins, threads)
         if polygon_init is None:
             polygon_init = getattr(getattr(session.cfg, "track", None), "vot_polygon_init", None) or "minmax"
         polygon_to_box(np.array([[0, 0], [1, 0], [1, 1], [0, 1]]), polygon_init)  # validates the mode
@@ -207,7 +206,8 @@ def serve(tracker: str, config: str, overrides: Sequence[str] = (), device: str 
             _reply(server, box, score)
     except Exception as e:
         traceback.print_exc()
-        reason = f"SOTLab tracker '{label}' failed at frame {session.frame} after init: {type(e).__name__}: {e}"
+        where = f"frame {session.frame} after init ({os.path.basename(session.image)})" if session.image else "start"
+        reason = f"SOTLab tracker '{label}' failed at {where}: {type(e).__name__}: {e}"
         print(reason, file=sys.stderr, flush=True)
         try:
             server.quit(reason=reason)

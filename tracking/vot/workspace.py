@@ -27,7 +27,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence as Seq, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence as Seq, Tuple, Union
 
 import numpy as np
 import yaml

@@ -1,0 +1,173 @@
+"""Ocean tracker: spec §7.8 checks by hand, robustness (borders, tiny/huge boxes, grayscale), registration,
+weights loading (SOTLab and official layouts) and the debug/timing outputs."""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from ltr.admin.config import ConfigError
+from ltr.admin.experiment import load_tracker_config
+from ltr.admin.registry import TRACKERS
+from ltr.models.ocean import OceanModelConfig, OceanNet
+from ltr.models.ocean.loader import sotlab_to_official
+from tracking.tracker.ocean import OceanConfig, OceanTracker, decode_and_select
+from tracking.tracker.siamese_utils import python2round
+
+torch.set_num_threads(1)
+
+SMALL = dict(backbone_layers=[1, 1, 1], backbone_width=4, channels=8, tower_num=1)
+
+
+def _tracker(**track) -> OceanTracker:
+    cfg = OceanConfig()
+    cfg.model = OceanModelConfig(**SMALL)
+    for k, v in track.items():
+        setattr(cfg.track, k, v)
+    torch.manual_seed(0)
+    return OceanTracker(cfg, OceanNet(cfg.model).eval())
+
+
+def _p(**kw):
+    base = dict(penalty_k=0.062, window_influence=0.38, lr=0.765, online_ratio=0.7, double_size_smoothing=True)
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def _reg_for_box(s: int, l: float, t: float, r: float, b: float) -> np.ndarray:
+    return np.stack([np.full((s, s), v) for v in (l, t, r, b)]).astype(np.float64)
+
+
+def test_registration_and_configs():
+    meta = TRACKERS.meta("ocean")
+    assert meta["config"] is OceanConfig and meta["network"] == "ocean" and meta["actor"] == "ocean"
+    cfg, _ = load_tracker_config("ocean", "online")
+    assert cfg.track.online and cfg.model.online.enabled
+    with pytest.raises(ConfigError, match="online"):
+        load_tracker_config("ocean", "default", ["track.online=true"])
+
+
+def test_score_size_and_search_side_per_instance_size():
+    net = OceanNet(OceanModelConfig(**SMALL))
+    for x, s in ((255, 25), (271, 27), (287, 29)):
+        assert net.score_size(x) == (x - 127) // 8 + 1 + 8 == s
+
+
+def test_penalty_is_one_for_unchanged_box_and_peak_decoding():
+    s = 25
+    cls = np.full((s, s), 0.1)
+    cls[9, 15] = 0.9
+    sz, scale_z = np.array([40.0, 30.0]), 1.5
+    # every cell predicts the previous size (in crop px: 60 x 45) centred on itself
+    reg = _reg_for_box(s, 30, 22.5, 30, 22.5)
+    sel = decode_and_select(cls, reg, np.array([200.0, 100.0]), sz, scale_z, 255, 8, np.zeros((s, s)), _p(window_influence=0.0))
+    np.testing.assert_allclose(sel["penalty"], 1.0)
+    assert sel["peak"] == (9, 15)
+    # centre jumps by the peak's offset from the crop centre (no smoothing): ((15−12)·8, (9−12)·8)/scale_z
+    np.testing.assert_allclose(sel["pos"], [200 + 24 / 1.5, 100 - 24 / 1.5])
+    # unchanged size stays unchanged
+    np.testing.assert_allclose(sel["sz"], sz)
+
+
+@pytest.mark.parametrize("double", [True, False])
+def test_size_update_double_smoothing(double):
+    s = 25
+    cls = np.zeros((s, s))
+    cls[12, 12] = 0.8
+    sz, scale_z = np.array([40.0, 40.0]), 2.0
+    reg = _reg_for_box(s, 50, 50, 50, 50)  # predicts 100 crop px = 50 frame px
+    p = _p(penalty_k=0.1, window_influence=0.0, lr=0.5, double_size_smoothing=double)
+    sel = decode_and_select(cls, reg, np.zeros(2), sz, scale_z, 255, 8, np.zeros((s, s)), p)
+    # s_c = sz(100,100)/sz(80,80) = 1.25, r_c = 1 -> penalty = exp(−0.25·0.1); λ = penalty·0.8·0.5
+    lam = math.exp(-0.025) * 0.8 * 0.5
+    assert sel["lr"] == pytest.approx(lam)
+    expect = 40 + (lam * lam if double else lam) * (50 - 40)
+    np.testing.assert_allclose(sel["sz"], [expect, expect])
+
+
+def test_window_is_applied_before_argmax():
+    s = 25
+    cls = np.full((s, s), 0.5)
+    cls[0, 0] = 0.6  # a slightly better score at the border loses against the window
+    reg = _reg_for_box(s, 20, 20, 20, 20)
+    win = np.outer(np.hanning(s), np.hanning(s))
+    sel = decode_and_select(cls, reg, np.zeros(2), np.array([40.0, 40.0]), 1.0, 255, 8, win, _p())
+    assert sel["peak"] == (12, 12)
+    np.testing.assert_allclose(sel["pscore"], sel["penalty"] * cls * 0.62 + win * 0.38)
+
+
+def test_small_target_switch_and_crop_side(monkeypatch):
+    tr = _tracker(small_sz=255, big_sz=287)
+    img = np.zeros((400, 500, 3), np.uint8)
+    tr.initialize(img, np.array([100, 100, 20, 39.0]))  # 780 / 200000 = 0.0039 < 0.004
+    assert tr.search_size == 287 and tr.score_sz == 29 and tr.window.shape == (29, 29)
+    tr.initialize(img, np.array([100, 100, 20, 40.0]))  # 0.004: not small
+    assert tr.search_size == 255
+    seen = {}
+    import tracking.tracker.ocean.tracker as mod
+
+    real = mod.get_subwindow
+
+    def spy(image, pos, model_sz, original_sz, avg, corner="pysot", info=None):
+        seen.update(model_sz=model_sz, original_sz=original_sz, corner=corner)
+        return real(image, pos, model_sz, original_sz, avg, corner=corner, info=info)
+
+    monkeypatch.setattr(mod, "get_subwindow", spy)
+    tr.track(img)
+    w, h = 20.0, 40.0
+    s_z = math.sqrt((w + 30) * (h + 30))
+    assert seen == {"model_sz": 255, "original_sz": int(python2round(s_z * 255 / 127)), "corner": "trackit"}
+
+
+@pytest.mark.parametrize("box", [[-30.0, -20.0, 60, 50], [470, 370, 60, 50], [100, 100, 1, 1], [-100, -100, 900, 700],
+                                 [10, 10, 480, 2]])
+@pytest.mark.parametrize("gray", [False, True])
+def test_robust_to_borders_tiny_huge_boxes_and_gray(box, gray):
+    tr = _tracker()
+    rng = np.random.default_rng(0)
+    img = (rng.random((380, 500) if gray else (380, 500, 3)) * 255).astype(np.uint8)
+    tr.initialize(img, np.array(box))
+    for _ in range(2):
+        out = tr.track(img)
+        b = out["box"]
+        assert np.all(np.isfinite(b)) and b[0] >= 0 and b[1] >= 0
+        # clamps: centre inside the image, size in [10, image size]
+        assert 0 <= tr.pos[0] <= 500 and 0 <= tr.pos[1] <= 380
+        assert 10 <= tr.sz[0] <= 500 and 10 <= tr.sz[1] <= 380
+
+
+def test_debug_maps_and_timings():
+    tr = _tracker()
+    tr.debug = True
+    img = (np.random.default_rng(1).random((200, 300, 3)) * 255).astype(np.uint8)
+    tr.initialize(img, np.array([100.0, 80.0, 40.0, 30.0]))
+    out = tr.track(img)
+    assert {"cls", "align", "penalty", "pscore", "search_crop_bgr"} <= set(out["debug"])
+    assert out["debug"]["pscore"].shape == (25, 25)
+    assert {"crop", "backbone", "head", "online", "post"} <= set(tr.timings) and tr.timings["online"] == 0.0
+    # without the OA switch the align map is not computed
+    tr2 = _tracker(align=False)
+    tr2.debug = True
+    tr2.initialize(img, np.array([100.0, 80.0, 40.0, 30.0]))
+    assert "align" not in tr2.track(img)["debug"]
+
+
+def test_build_network_loads_sotlab_and_official_weights(tmp_path):
+    cfg = OceanConfig()
+    cfg.model = OceanModelConfig(**SMALL)
+    torch.manual_seed(3)
+    src = OceanNet(cfg.model).state_dict()
+    torch.save({"net": src, "tracker": "ocean", "epoch": 1}, tmp_path / "sotlab.pth")
+    torch.save({"state_dict": {"module." + k: v for k, v in sotlab_to_official(src).items()}}, tmp_path / "official.pth")
+    for name in ("sotlab.pth", "official.pth"):
+        cfg.weights = str(tmp_path / name)
+        net = OceanTracker.build_network(cfg)
+        assert not net.training
+        for k, v in net.state_dict().items():
+            assert torch.equal(v, src[k]), (name, k)
+    cfg.weights = str(tmp_path / "missing.pth")
+    with pytest.raises(FileNotFoundError, match="run_training.py ocean"):
+        OceanTracker.build_network(cfg)
