@@ -13,10 +13,6 @@ from __future__ import annotations
 import os
 import sys
 
-if __package__ in (None, "") and __name__ in ("__main__", "__mp_main__"):
-    _here = os.path.dirname(os.path.abspath(__file__))
-    if sys.path and os.path.abspath(sys.path[0] or ".") == _here:
-        sys.path[0] = os.path.dirname(_here)
 
 import argparse
 import time

@@ -60,9 +60,9 @@ def _toolkit_analysis(ws: Path, tracker: str) -> dict:
 
 def test_supervised_and_multistart_match_toolkit(toy_dataset, tmp_path):
     from tracking.analysis.metrics import vot_rect_overlap
-    from tracking.vot.analysis import (multistart_scores, read_workspace_sequences, region_codes, supervised_scores,
+    from tracking.votkit.analysis import (multistart_scores, read_workspace_sequences, region_codes, supervised_scores,
                                        supervised_trajectories)
-    from tracking.vot.workspace import resolve_tracker, write_workspace
+    from tracking.votkit.workspace import resolve_tracker, write_workspace
 
     (tmp_path / "stack.yaml").write_text(yaml.safe_dump(STACK))
     spec = resolve_tracker("ncc:default")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from _votkit import REPO, toolkit_available
-from tracking.vot.server import polygon_to_box
+from tracking.votkit.server import polygon_to_box
 
 pytestmark = pytest.mark.skipif(not toolkit_available(), reason="vot-trax not installed")
 
@@ -19,7 +19,7 @@ def _start(args, tmp_path):
     from trax.client import Client
 
     env = dict(os.environ, TRAX="1", PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-c", f"from tracking.vot.server import main; raise SystemExit(main({args!r}))"]
+    cmd = [sys.executable, "-c", f"from tracking.votkit.server import main; raise SystemExit(main({args!r}))"]
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          env=env, bufsize=0, cwd=tmp_path)
     log = []

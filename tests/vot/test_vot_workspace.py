@@ -18,9 +18,9 @@ import yaml
 
 from _votkit import REPO, make_toy_sequence, toolkit_available
 from tracking.evaluation.data import Sequence
-from tracking.vot.analysis import read_regions, read_sequence, read_workspace_sequences, vot_overlap
-from tracking.vot.server import polygon_to_box
-from tracking.vot.workspace import (TrackerSpec, WorkspaceError, default_anchors, parse_tracker_arg,
+from tracking.votkit.analysis import read_regions, read_sequence, read_workspace_sequences, vot_overlap
+from tracking.votkit.server import polygon_to_box
+from tracking.votkit.workspace import (TrackerSpec, WorkspaceError, default_anchors, parse_tracker_arg,
                                     resolve_tracker, stack_definition, trackers_ini, write_workspace)
 
 
@@ -243,11 +243,11 @@ print(json.dumps([calculate_overlap(dec(a), dec(b), (80, 60)) for a, b in json.l
 
 
 def test_cli_script_never_imports_the_toolkit(tmp_path):
-    """``python tracking/vot.py`` puts tracking/ first on sys.path, where tracking/vot/ would
-    shadow the toolkit's package; the script must neither import ``vot`` nor be shadowed."""
+    """``python tracking/vot.py`` puts tracking/ first on sys.path, so nothing there may be
+    named ``vot`` as a package and the script must not import the toolkit's ``vot`` itself."""
     r = subprocess.run([sys.executable, "-X", "importtime", str(REPO / "tracking" / "vot.py"), "workspace", "--help"],
                        capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert r.returncode == 0 and "--trackers" in r.stdout, r.stderr
     names = [l.rsplit("|", 1)[-1].strip() for l in r.stderr.splitlines() if l.startswith("import time:")]
-    assert "tracking.vot.cli" in names
+    assert "tracking.votkit.cli" in names
     assert not [n for n in names if n == "vot" or n.startswith("vot.")]

@@ -376,8 +376,8 @@ def _analyze_vot(specs: Seq[ResultsSpec], dataset: str, protocol: str, workspace
     """A/R/EAO from a VOT toolkit workspace (results produced by ``sotlab-vot``; tracker id = tracker_config)."""
     if workspace is None:
         raise AnalysisError(f"protocol {protocol}: VOT results live in a VOT workspace; pass --vot-workspace DIR "
-                            f"(made with `python -m tracking.vot workspace ...` and run with `vot evaluate`)")
-    from tracking.vot.analysis import analyze_workspace
+                            f"(made with `python -m tracking.votkit workspace ...` and run with `vot evaluate`)")
+    from tracking.votkit.analysis import analyze_workspace
 
     ids = [_vot_id(s) for s in specs]
     res = analyze_workspace(workspace, ids)

@@ -25,7 +25,7 @@ from ops.deform_conv import ocean_box_offsets
 from .config import OceanModelConfig
 from .head import OceanAlignHead, OceanHead
 
-__all__ = ["OceanNet", "resolve_weights_path"]
+__all__ = ["OceanNet", "resolve_weights_path", "feature_size"]
 
 
 def resolve_weights_path(name: str) -> Path:
@@ -111,16 +111,20 @@ class OceanNet(nn.Module):
 
     def score_size(self, search_size: int) -> int:
         """Score-map side for a search crop (computed from the geometry, valid for reduced variants)."""
-        return int(self._size_probe(search_size))
+        return feature_size(search_size, self.cfg) - feature_size(self.cfg.exemplar_size, self.cfg) + 1
 
-    def _size_probe(self, search_size: int) -> int:
-        # conv1 (7, s2, p0) → maxpool (3, s2, p1) → layer2 (3, s2, p0) → matching conv (3 + dil) → xcorr
-        s = (search_size - 7) // 2 + 1
-        s = (s + 2 - 3) // 2 + 1
-        s = (s - 3) // 2 + 1
-        z = (self.cfg.exemplar_size - 7) // 2 + 1
-        z = (z + 2 - 3) // 2 + 1
-        z = (z - 3) // 2 + 1
-        if self.cfg.template_center is not None and z < self.cfg.crop_threshold:
-            z = self.cfg.template_center
-        return s - z + 1
+
+def _trunk_size(size: int) -> int:
+    # conv1 (7, s2, p0) → maxpool (3, s2, p1) → layer2 (3, s2, p0); layer3 keeps the size
+    s = (size - 7) // 2 + 1
+    s = (s + 2 - 3) // 2 + 1
+    return (s - 3) // 2 + 1
+
+
+def feature_size(input_size: int, cfg: OceanModelConfig) -> int:
+    """Side of the neck output for an input crop, including the template centre crop (maps narrower than
+    ``crop_threshold``; it would also hit a search map that small)."""
+    s = _trunk_size(input_size)
+    if cfg.template_center is not None and s < cfg.crop_threshold:
+        s = cfg.template_center
+    return s

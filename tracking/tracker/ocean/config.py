@@ -176,3 +176,14 @@ class OceanConfig(ExperimentConfig):
             raise ValueError("train.mode is 'online' but model.online.enabled is false")
         if self.track.exemplar_size != self.model.exemplar_size:
             raise ValueError(f"track.exemplar_size={self.track.exemplar_size} differs from model.exemplar_size={self.model.exemplar_size}")
+        from ltr.models.ocean.network import _trunk_size
+
+        m = self.model
+        sizes = {"track.small_sz": self.track.small_sz, "track.big_sz": self.track.big_sz}
+        if self.train.mode == "offline" and self.train.processing.crop_mode == "siamfc":
+            sizes["train.processing.search.size"] = self.train.processing.search.size
+        for key, size in sizes.items():
+            if m.template_center is not None and _trunk_size(size) < m.crop_threshold:
+                raise ValueError(f"{key}={size} gives a {_trunk_size(size)}-wide search feature map, below "
+                                 f"model.crop_threshold={m.crop_threshold}: the neck would centre-crop it like a template "
+                                 f"(lower model.crop_threshold or set model.template_center: null)")

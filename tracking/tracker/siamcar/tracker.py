@@ -51,6 +51,7 @@ class SiamCARTracker(BaseTracker):
         self.size = np.ones(2)
         self.channel_average = np.zeros(3)
         self.frame_num = 0
+        self._last_x: Optional[torch.Tensor] = None
 
     # ------------------------------------------------------------------ network
     @classmethod
@@ -105,6 +106,7 @@ class SiamCARTracker(BaseTracker):
         s_x = s_z * (self.geom.search_size / self.geom.template_size)
         x = get_subwindow(image, self.center, self.geom.search_size, max(1, round(s_x)), self.channel_average)
         xt = self._to_tensor(x)
+        self._last_x = xt
         _sync(self.torch_device)
         t1 = time.perf_counter()
         with torch.inference_mode():
@@ -140,3 +142,11 @@ class SiamCARTracker(BaseTracker):
             result["debug"] = dbg
             result["info"] = res["info"]
         return result
+
+    def bare_forward(self) -> None:
+        """Re-run only the network on the last search crop (``scripts/bench_speed.py``'s bare-forward column)."""
+        if self._last_x is None or self.zf is None:
+            raise RuntimeError("SiamCAR.bare_forward needs a tracked frame first")
+        with torch.inference_mode():
+            self.net.track(self.zf, self._last_x)
+        _sync(self.torch_device)

@@ -12,7 +12,7 @@ __all__ = ["main"]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Entry point of ``sotlab-vot`` (``tracking.vot:main`` resolves to this package)."""
+    """Entry point of ``sotlab-vot`` (also reachable as ``tracking.vot:main``)."""
     from .cli import main as _main
 
     return _main(argv)

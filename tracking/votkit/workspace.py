@@ -5,7 +5,7 @@ writes::
 
     DIR/config.yaml      registry: [./trackers.ini], stack: stack.yaml, sequences: sequences
     DIR/trackers.ini     one [tracker_config] section per tracker, protocol traxpython, running
-                         tracking.vot.server with this interpreter (absolute path) and repo on `paths`
+                         tracking.votkit.server with this interpreter (absolute path) and repo on `paths`
     DIR/stack.yaml       offline stack (no ``dataset:`` key, so the toolkit never downloads)
     DIR/sequences/       list.txt + <seq>/{sequence, groundtruth.txt, anchor.value, color/%08d.jpg}
     DIR/results/
@@ -219,7 +219,7 @@ def server_command(spec: TrackerSpec, device: str = "auto", threads: Optional[in
         argv += ["--polygon-init", polygon_init]
     for p in plugins:
         argv += ["--plugin", p]
-    return f"from tracking.vot.server import main; raise SystemExit(main({argv!r}))"
+    return f"from tracking.votkit.server import main; raise SystemExit(main({argv!r}))"
 
 
 def _ini_value(value: str) -> str:

@@ -217,7 +217,7 @@ def serve(tracker: str, config: str, overrides: Sequence[str] = (), device: str 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m tracking.vot.server",
+    ap = argparse.ArgumentParser(prog="python -m tracking.votkit.server",
                                  description="TraX server for a SOTLab tracker (started by the VOT toolkit)")
     ap.add_argument("tracker", help="registered tracker name")
     ap.add_argument("config", help="config name (configs/<tracker>/<name>.yaml) or a YAML path")
