@@ -9,9 +9,9 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["ltr", "ltr.*", "tracking", "tracking.*", "ops", "ops.*"]),
+    packages=find_packages(include=["ltr", "ltr.*", "tracking", "tracking.*", "ops", "ops.*"]) + ["ops.csrc"],
     include_package_data=True,
-    package_data={"ops": ["csrc/*.cpp", "csrc/*.cu", "csrc/*.h"]},
+    package_data={"ops.csrc": ["*.cpp", "*.cu", "*.h"]},
     install_requires=[
         # torch 2.14.1 / torchvision 0.29.1 is what we test; never require newer.
         "torch>=2.1,<=2.14.1",

@@ -16,7 +16,8 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   echo "[sotlab] installing SOTLab and dependencies into $VENV (first time: ~2 min, ~6 GB)"
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   # torch/torchvision first and pinned: the CUDA build also runs on CPU.
-  "$VENV/bin/python" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[$EXTRAS]"
+  # (grep drops pip's harmless "Location ... is ignored" notes about this machine's local indexes)
+  "$VENV/bin/python" -m pip install -q "torch==2.14.1" "torchvision==0.29.1" 2> >(grep -v "^WARNING: Location" >&2)
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[$EXTRAS]" 2> >(grep -v "^WARNING: Location" >&2)
   echo "$HASH" > "$STAMP"
 fi
