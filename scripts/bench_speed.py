@@ -19,7 +19,7 @@ Columns (milliseconds, medians over the timed frames):
   waiting, CPU time much less;
 * ``crop backbone head update post``: the tracker's own ``self.timings`` of that frame (keys ``crop``,
   ``backbone``, ``head``, ``update`` (``online`` accepted), ``post``); ``-`` where not reported;
-* ``outside%`` share of the frame spent outside ``backbone + head + update``;
+* ``outside%`` share of the frame's wall time spent outside ``backbone + head + update`` (median over frames);
 * ``FPS``      1000 / frame;
 * ``bare``     the network alone on the same input: the tracker's ``bare_forward()`` (if it defines one).
 
@@ -90,6 +90,7 @@ def bench_tracker(name: str, config: str, frames, boxes, warmup: int, device: st
     wall: List[float] = []
     cpu: List[float] = []
     stages: Dict[str, List[float]] = {k: [] for k in STAGES}
+    outside: List[float] = []
     for i in range(1, len(frames)):
         c0, t0 = time.process_time(), time.perf_counter()
         tracker.track(frames[i])
@@ -104,6 +105,9 @@ def bench_tracker(name: str, config: str, frames, boxes, warmup: int, device: st
         for k in STAGES:
             if k in tm:
                 stages[k].append(tm[k] * 1000)
+        if "backbone" in tm:  # per frame: share of the wall time not spent in the network
+            net_s = sum(tm.get(k, 0.0) for k in ("backbone", "head", "update"))
+            outside.append(100.0 * (t1 - t0 - net_s) / (t1 - t0))
     bare: List[float] = []
     if hasattr(tracker, "bare_forward"):
         for _ in range(max(3, min(10, len(wall)))):
@@ -112,10 +116,8 @@ def bench_tracker(name: str, config: str, frames, boxes, warmup: int, device: st
             bare.append((time.perf_counter() - t0) * 1000)
     med = {k: _median(v) for k, v in stages.items()}
     frame = _median(wall)
-    net_ms = sum(med[k] for k in ("backbone", "head", "update") if not math.isnan(med[k]))
-    outside = 100.0 * (frame - net_ms) / frame if stages["backbone"] else float("nan")
     return {"tracker": name, "config": config, "init": init_ms, "frame": frame, "min": min(wall), "max": max(wall),
-            "cpu": _median(cpu), **med, "outside": outside, "fps": 1000.0 / frame, "bare": _median(bare)}
+            "cpu": _median(cpu), **med, "outside": _median(outside), "fps": 1000.0 / frame, "bare": _median(bare)}
 
 
 def _fmt(v: float, nd: int = 1) -> str:

@@ -83,6 +83,8 @@ class OceanActor:
                                   f"network takes BGR 0-255), got '{norm}'")
             if cfg.train.data.sampler != "pair":
                 raise ConfigError("ocean: offline training needs train.data.sampler: pair")
+            # ImageNet trunk (TracKit pretrain.model); a resumed run overwrites it with the checkpoint
+            net.load_pretrained_backbone()
         else:
             if norm != "imagenet":
                 raise ConfigError(f"ocean: train.processing.normalize must be 'imagenet' for online training (RGB/255 with "

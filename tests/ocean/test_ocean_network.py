@@ -221,3 +221,43 @@ def test_parity_network_float64():
     assert rel_err(out["cls"].numpy(), g["out_cls_pred_f64"]) <= 1e-10
     assert rel_err(out["reg"].numpy(), g["out_bbox_pred_f64"]) <= 1e-10
     assert rel_err(out["align"].numpy(), g["out_cls_align_f64"]) <= 1e-10
+
+
+def _bilinear(feat: torch.Tensor, y: float, x: float) -> torch.Tensor:
+    """Zero-padded bilinear sample of a (C, H, W) map at (y, x) (the mmcv/torchvision DCN rule)."""
+    c, h, w = feat.shape
+    out = torch.zeros(c, dtype=feat.dtype)
+    y0, x0 = math.floor(y), math.floor(x)
+    for yy in (y0, y0 + 1):
+        for xx in (x0, x0 + 1):
+            if 0 <= yy < h and 0 <= xx < w:
+                out += feat[:, yy, xx] * (1 - abs(y - yy)) * (1 - abs(x - xx))
+    return out
+
+
+def test_align_path_offsets_through_the_network():
+    """§7.5 on OceanNet's own path (offsets + clamp + OA head): (7,7,8,8) is a plain conv; a constant box
+    samples the 3×3 lattice spanning the box around the shifted centre (manual bilinear gather)."""
+    torch.manual_seed(6)
+    net = OceanNet(OceanModelConfig(backbone_layers=[1, 1, 1], backbone_width=4, channels=6)).double().eval()
+    feat = torch.randn(1, 6, 25, 25, dtype=torch.float64)
+    w = net.align_head.deform.weight
+    reg = torch.tensor([7.0, 7.0, 8.0, 8.0], dtype=torch.float64).view(1, 4, 1, 1).expand(1, 4, 25, 25)
+    off = net.offsets(reg, 255)
+    assert float(off.abs().max()) == 0.0
+    out = net.align_head(feat, off)
+    torch.testing.assert_close(out["deform_out"], F.conv2d(feat, w, padding=1))
+    l, t, r, b = 20.0, 12.0, 36.0, 28.0
+    reg = torch.tensor([l, t, r, b], dtype=torch.float64).view(1, 4, 1, 1).expand(1, 4, 25, 25)
+    off = net.offsets(reg, 255)
+    torch.testing.assert_close(off[0, 8], torch.full((25, 25), (b - t - 1) / 16, dtype=torch.float64))  # centre tap Δy
+    torch.testing.assert_close(off[0, 9], torch.full((25, 25), (r - l - 1) / 16, dtype=torch.float64))  # centre tap Δx
+    out = net.align_head(feat, off)["deform_out"]
+    wf, hf = (l + r + 1) / 8, (t + b + 1) / 8
+    for i, j in ((12, 12), (0, 3), (24, 20)):
+        cy, cx = i + (b - t - 1) / 16, j + (r - l - 1) / 16
+        ref = torch.zeros(6, dtype=torch.float64)
+        for u in (-1, 0, 1):
+            for v in (-1, 0, 1):
+                ref += w[:, :, u + 1, v + 1] @ _bilinear(feat[0], cy + u * hf / 2, cx + v * wf / 2)
+        torch.testing.assert_close(out[0, :, i, j], ref)

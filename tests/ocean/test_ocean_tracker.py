@@ -145,7 +145,7 @@ def test_debug_maps_and_timings():
     img = (np.random.default_rng(1).random((200, 300, 3)) * 255).astype(np.uint8)
     tr.initialize(img, np.array([100.0, 80.0, 40.0, 30.0]))
     out = tr.track(img)
-    assert {"cls", "align", "penalty", "pscore", "search_crop_bgr"} <= set(out["debug"])
+    assert {"cls", "align", "penalty", "pscore"} <= set(out["debug"])
     assert out["debug"]["pscore"].shape == (25, 25)
     assert {"crop", "backbone", "head", "online", "post"} <= set(tr.timings) and tr.timings["online"] == 0.0
     # without the OA switch the align map is not computed
@@ -171,3 +171,13 @@ def test_build_network_loads_sotlab_and_official_weights(tmp_path):
     cfg.weights = str(tmp_path / "missing.pth")
     with pytest.raises(FileNotFoundError, match="run_training.py ocean"):
         OceanTracker.build_network(cfg)
+
+
+def test_non_finite_network_output_keeps_the_state():
+    tr = _tracker()
+    img = (np.random.default_rng(2).random((200, 300, 3)) * 255).astype(np.uint8)
+    tr.initialize(img, np.array([100.0, 80.0, 40.0, 30.0]))
+    with torch.no_grad():
+        tr.net.head.bias.fill_(float("inf"))  # every box becomes infinite
+    out = tr.track(img)
+    np.testing.assert_allclose(out["box"], [100.0, 80.0, 40.0, 30.0])

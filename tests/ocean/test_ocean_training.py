@@ -221,3 +221,21 @@ def test_two_iteration_training_smoke(tmp_path, config):
         assert changed == {"online"}
     ck = list((tmp_path / "ws" / "checkpoints" / "ocean" / config).glob("*.pth"))
     assert ck, summary
+
+
+def test_offline_actor_loads_the_imagenet_trunk(tmp_path):
+    """The ImageNet trunk (TracKit ``pretrain.model``, keys ``features.features.*``) is loaded when training
+    starts, not when a tracker builds the network."""
+    from ltr.models.ocean import OceanNet
+
+    cfg = _offline_cfg()
+    torch.manual_seed(8)
+    src = OceanNet(cfg.model).backbone.state_dict()
+    torch.save({"features.features." + k: v for k, v in src.items()}, tmp_path / "pretrain.model")
+    cfg.model.pretrained_backbone = str(tmp_path / "pretrain.model")
+    torch.manual_seed(9)
+    net = OceanNet(cfg.model)
+    assert not torch.equal(net.backbone.conv1.weight, src["conv1.weight"])  # building does not load it
+    OceanActor(net, cfg)
+    for k, v in net.backbone.state_dict().items():
+        assert torch.equal(v, src[k]), k

@@ -60,8 +60,12 @@ class OceanNet(nn.Module):
             from .online import OceanOnlineBranch
 
             self.online = OceanOnlineBranch(self.backbone, cfg.online)
-        if cfg.pretrained_backbone:
-            load_atrous_resnet_weights(self.backbone, resolve_weights_path(cfg.pretrained_backbone))
+
+    def load_pretrained_backbone(self) -> None:
+        """Load ``model.pretrained_backbone`` (ImageNet trunk) — done by the training actor, not at build time,
+        so trackers that load a full checkpoint never need the ImageNet file."""
+        if self.cfg.pretrained_backbone:
+            load_atrous_resnet_weights(self.backbone, resolve_weights_path(self.cfg.pretrained_backbone))
 
     # ------------------------------------------------------------------ pieces
     def extract(self, img: torch.Tensor) -> torch.Tensor:

@@ -88,6 +88,11 @@ def decode_and_select(
     ``cls_score`` (S×S) is the fused probability, ``reg`` (4×S×S) ltrb in crop px, ``pos``/``sz`` the
     previous centre/size in frame px. Returns the new (unclamped) ``pos``/``sz``, the peak, λ and maps.
     """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _decode_and_select(cls_score, reg, pos, sz, scale_z, search_size, stride, window, p, online_score)
+
+
+def _decode_and_select(cls_score, reg, pos, sz, scale_z, search_size, stride, window, p, online_score):
     s = cls_score.shape[-1]
     g = stride * (np.arange(s, dtype=np.float64) - s // 2) + search_size // 2
     gx, gy = g[None, :], g[:, None]
@@ -135,6 +140,7 @@ class OceanTracker(BaseTracker):
         self.p = cfg.track
         self.stride = cfg.model.stride
         self.online = None
+        self._last_x: Optional[torch.Tensor] = None
         if self.p.online:
             if getattr(net, "online", None) is None:
                 raise ValueError("track.online needs a network built with model.online.enabled")
@@ -155,6 +161,19 @@ class OceanTracker(BaseTracker):
         if callable(fn):
             return int(fn(search_size))
         return (search_size - self.p.exemplar_size) // self.stride + 1 + 8
+
+    def _sync(self) -> None:
+        if torch.device(self.device).type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def bare_forward(self) -> None:
+        """The network alone on the last search crop (``scripts/bench_speed.py``'s bare-forward column)."""
+        if getattr(self, "_last_x", None) is None:
+            raise RuntimeError("Ocean.bare_forward needs a tracked frame first")
+        with torch.inference_mode():
+            self.net.predict(self.net.extract(self._last_x), self.search_size, z_enc=self.template_state["enc"],
+                             use_align=self._use_align())
+        self._sync()
 
     # ------------------------------------------------------------------ API
     def initialize(self, image: np.ndarray, box: np.ndarray) -> TrackOutput:
@@ -199,8 +218,10 @@ class OceanTracker(BaseTracker):
         t1 = time.perf_counter()
         online_score = self.online.score(rgb) if self.online is not None else None
         t2 = time.perf_counter()
+        self._last_x = xt
         with torch.inference_mode():
             xf = self.net.extract(xt)
+            self._sync()
             t3 = time.perf_counter()
             out = self.net.predict(xf, self.search_size, z_enc=self.template_state["enc"], use_align=self._use_align())
             cls = torch.sigmoid(out["cls"])[0, 0].float().cpu().numpy()
@@ -211,6 +232,9 @@ class OceanTracker(BaseTracker):
         sel = decode_and_select(cls, reg, self.pos, self.sz, scale_z, self.search_size, self.stride,
                                 self.window, self.p, online_score)
         pos, sz = sel["pos"], sel["sz"]
+        if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(sz))):
+            # a diverged/untrained network (inf/NaN boxes) must not poison the state: keep the last one
+            pos, sz = self.pos.copy(), self.sz.copy()
         pos[0] = max(0.0, min(float(self.im_w), pos[0]))
         pos[1] = max(0.0, min(float(self.im_h), pos[1]))
         sz[0] = max(self.p.min_size, min(float(self.im_w), sz[0]))
@@ -221,11 +245,12 @@ class OceanTracker(BaseTracker):
             self.online.update(rgb, self.pos, self.sz, self.frame_num)
         t6 = time.perf_counter()
         self.timings = {"crop": t1 - t0, "backbone": t3 - t2, "head": t4 - t3,
-                        "online": (t2 - t1) + (t6 - t5), "post": t5 - t4, "total": t6 - t0}
+                        "online": (t2 - t1) + (t6 - t5) if self.online is not None else 0.0,
+                        "post": t5 - t4, "total": t6 - t0}
         box = np.array([max(0.0, pos[0] - sz[0] / 2), max(0.0, pos[1] - sz[1] / 2), sz[0], sz[1]])
         result: TrackOutput = {"box": box, "score": sel["score"]}
         if self.debug:
-            dbg = {"cls": cls, "penalty": sel["penalty"], "pscore": sel["pscore"], "search_crop_bgr": x}
+            dbg = {"cls": cls, "penalty": sel["penalty"], "pscore": sel["pscore"]}
             if "align" in out:
                 dbg["align"] = torch.sigmoid(out["align"])[0, 0].float().cpu().numpy()
             if online_score is not None:
