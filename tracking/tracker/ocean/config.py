@@ -85,6 +85,10 @@ class OceanTrackConfig:
     double_size_smoothing: bool = True
     #: clamps after each frame: centre inside the image, size in [min_size, image size]
     min_size: float = 10.0
+    #: SOTLab extension, off (0) in every official config: when p_cls at the chosen peak is below this,
+    #: the target is treated as occluded/lost and the state (centre and size) is kept instead of jumping
+    #: to the best-looking background patch; the search continues around the last position
+    lost_threshold: float = 0.0
     #: online classifier branch and its fusion weight ω' (pscore ← ω'·online + (1 − ω')·pscore)
     online: bool = False
     online_ratio: float = 0.7

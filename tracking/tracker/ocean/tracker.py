@@ -232,6 +232,8 @@ class OceanTracker(BaseTracker):
         sel = decode_and_select(cls, reg, self.pos, self.sz, scale_z, self.search_size, self.stride,
                                 self.window, self.p, online_score)
         pos, sz = sel["pos"], sel["sz"]
+        if sel["score"] < self.p.lost_threshold:
+            pos, sz = self.pos.copy(), self.sz.copy()
         if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(sz))):
             # a diverged/untrained network (inf/NaN boxes) must not poison the state: keep the last one
             pos, sz = self.pos.copy(), self.sz.copy()
