@@ -157,7 +157,7 @@ def format_markdown(stats: Dict[str, Dict[str, float]]) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    ap.add_argument("--split", default="test", choices=["train", "val", "test", "hard", "all"])
     ap.add_argument("--root", default=None, help="synthetic root (default: the workspace's synthetic folder)")
     ap.add_argument("--no-generate", action="store_true", help="fail instead of generating a missing split")
     args = ap.parse_args(argv)

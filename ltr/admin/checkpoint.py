@@ -39,6 +39,7 @@ __all__ = [
     "resolve_weights_path",
     "load_network_weights",
     "build_network_from_checkpoint",
+    "export_checkpoint",
     "FORMAT_VERSION",
 ]
 
@@ -244,3 +245,26 @@ def build_network_from_checkpoint(path: Union[str, Path], map_location: Any = "c
     net = NETWORKS.get(meta["network"])(cfg.model)
     load_network_weights(net, ckpt)
     return net, cfg, ckpt
+
+
+#: entries a tracking checkpoint keeps: enough to rebuild the network from the file alone
+_EXPORT_KEYS = ("format", "net", "config", "tracker", "config_name", "net_type", "epoch")
+
+
+def export_checkpoint(src: Union[str, Path], dst: Union[str, Path], half: bool = False) -> Dict[str, Any]:
+    """Slim a training checkpoint for tracking/sharing: network weights + resolved config only.
+
+    Optimizer, scheduler, RNG and sampler state (needed only to resume) are dropped, which makes the file
+    2-3x smaller; ``half`` also stores floating-point weights as float16 (loaded back as float32).
+    Returns the written dict.  ``dst`` is written atomically.
+    """
+    p = resolve_weights_path(src)
+    ckpt = load_checkpoint(p)
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("net"), dict):
+        raise CheckpointError(f"{p}: not a SOTLab checkpoint (no 'net' entry); nothing to export")
+    out = {k: ckpt[k] for k in _EXPORT_KEYS if k in ckpt}
+    if half:
+        out["net"] = {k: (v.half() if torch.is_floating_point(v) else v) for k, v in out["net"].items()}
+    out["exported_from"] = str(p.name)
+    save_checkpoint(dst, out)
+    return out

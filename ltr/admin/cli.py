@@ -6,6 +6,9 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from .checkpoint import CheckpointError
+from ltr.dataset.synthetic.generator import SyntheticError
+
 from .settings import SettingsError, get_settings, settings_path, write_template
 
 
@@ -19,8 +22,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     init.add_argument("--force", action="store_true")
     st_sub.add_parser("show", help="print the resolved settings")
     syn = sub.add_parser("synthetic", help="generate the built-in synthetic benchmark")
-    syn.add_argument("--split", default="all", help="train, val, test or all")
+    syn.add_argument("--split", default="all", help="train, val, test, hard or all")
     syn.add_argument("--root", type=Path, default=None)
+    ex = sub.add_parser("export", help="slim a training checkpoint to network weights + config (for tracking)")
+    ex.add_argument("checkpoint", help="training checkpoint (path or workspace:<rel>)")
+    ex.add_argument("out", type=Path, help="output .pth, e.g. checkpoints/siamcar/tiny.pth")
+    ex.add_argument("--half", action="store_true", help="store float weights as float16 (half the size)")
     args = ap.parse_args(argv)
 
     try:
@@ -37,13 +44,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                 for k, v in sorted(s.pretrained.items()):
                     print(f"pretrained.{k}: {v}")
         elif args.cmd == "synthetic":
-            from ltr.dataset.synthetic.generator import ensure_synthetic
+            from ltr.dataset.synthetic.generator import SPLITS, ensure_synthetic  # noqa: F811
 
             root = args.root or get_settings().synthetic_dir
-            splits = ["train", "val", "test"] if args.split == "all" else [args.split]
+            splits = list(SPLITS) if args.split == "all" else [args.split]
             for sp in splits:
                 print(f"{sp}: {ensure_synthetic(root, sp)}")
-    except SettingsError as e:
+        elif args.cmd == "export":
+            from .checkpoint import export_checkpoint
+
+            out = export_checkpoint(args.checkpoint, args.out, half=args.half)
+            n = sum(v.numel() for v in out["net"].values())
+            print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, {n:,} values, "
+                  f"{out.get('tracker', '?')}/{out.get('config_name', '?')} epoch {out.get('epoch', '?')})")
+    except (SettingsError, CheckpointError, SyntheticError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -22,7 +23,10 @@ ManifestEntry = Tuple[str, List[int], str]
 
 
 def parity_dir() -> Path:
-    """``<repo>/../shared/parity`` (may not exist outside the development machine)."""
+    """``$SOTLAB_PARITY_DIR`` if set, else ``<repo>/../shared/parity`` (absent outside the development machine)."""
+    env = os.environ.get("SOTLAB_PARITY_DIR")
+    if env:
+        return Path(env).expanduser()
     return Path(__file__).resolve().parents[2].parent / "shared" / "parity"
 
 

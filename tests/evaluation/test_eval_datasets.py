@@ -49,7 +49,7 @@ def _no_plugin_discovery(monkeypatch):
 # ---------------------------------------------------------------- registry / settings
 def test_all_names_registered_with_meta():
     names = {"otb", "uav", "uav20l", "nfs", "lasot", "got10k", "got10k_val", "got10k_test", "trackingnet", "vot2018",
-             "vot2019", "synthetic", "synthetic_val", "synthetic_test", "synthetic_train"}
+             "vot2019", "synthetic", "synthetic_val", "synthetic_test", "synthetic_train", "synthetic_hard"}
     assert names <= set(EVAL_DATASETS.names())
     assert EVAL_DATASETS.meta("got10k")["split"] == "test" and EVAL_DATASETS.meta("got10k")["gt_public"] is False
     assert EVAL_DATASETS.meta("vot2019")["eao_interval"] == (46, 291)
@@ -285,7 +285,8 @@ def test_synthetic_uses_ensure_synthetic(tmp_path, monkeypatch):
     mod.ensure_synthetic = fake_ensure
     monkeypatch.setitem(sys.modules, "ltr.dataset.synthetic.generator", mod)
     monkeypatch.setenv("SOTLAB_SYNTHETIC_DIR", str(tmp_path / "syn"))
-    for name, split in (("synthetic", "test"), ("synthetic_val", "val"), ("synthetic_train", "train")):
+    for name, split in (("synthetic", "test"), ("synthetic_val", "val"), ("synthetic_train", "train"),
+                        ("synthetic_hard", "hard")):
         seqs = EVAL_DATASETS.get(name)()
         assert calls[-1] == (tmp_path / "syn", split)
         assert seqs[0].dataset == f"synthetic_{split}" and len(seqs[0]) == 3 and seqs[0].gt_public

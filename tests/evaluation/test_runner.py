@@ -183,6 +183,25 @@ def test_config_mismatch_and_bad_arguments(kit, tmp_path, capsys):
         assert select_devices() == ["cpu"]
 
 
+def test_regenerated_dataset_is_not_resumed_into(kit, tmp_path, capsys):
+    """Results on a generated split (``.complete`` marker) are tied to its hash: a regenerated split with the
+    same sequence names must not silently reuse them."""
+    from tracking.run_tracker import main
+
+    marker = kit / "val" / ".complete"
+    marker.write_text('{"hash": "aaaa1111"}')
+    base = ["ncc", "default", "--dataset", "evalkit", "--results-dir", str(tmp_path / "res"), "--no-progress",
+            "--sequence", "seq_a"]
+    assert main(base) == 0
+    run_cfg = tmp_path / "res" / "ncc" / "default" / "evalkit" / "run_config.yaml"
+    assert "dataset_version: aaaa1111" in run_cfg.read_text()
+    assert main(base) == 0 and "1 skipped" in capsys.readouterr().out  # same version: resumed
+    marker.write_text('{"hash": "bbbb2222"}')
+    assert main(base) == 2
+    assert "another version of dataset 'evalkit'" in capsys.readouterr().err
+    assert main(base + ["--runid", "1"]) == 0
+
+
 def test_debug_writes_frames_and_score_maps(kit, tmp_path):
     from tracking.run_tracker import main
 

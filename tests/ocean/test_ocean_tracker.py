@@ -181,3 +181,18 @@ def test_non_finite_network_output_keeps_the_state():
         tr.net.head.bias.fill_(float("inf"))  # every box becomes infinite
     out = tr.track(img)
     np.testing.assert_allclose(out["box"], [100.0, 80.0, 40.0, 30.0])
+
+
+def test_lost_hold_extension_keeps_state_and_widens_search():
+    """SOTLab extension (off in the official configs): a low p_cls keeps the state and searches wider."""
+    tr = _tracker(lost_threshold=1.0, lost_search_sz=287)  # every frame counts as lost
+    img = (np.random.default_rng(3).random((300, 400, 3)) * 255).astype(np.uint8)
+    tr.initialize(img, np.array([150.0, 120.0, 50.0, 40.0]))
+    assert tr.search_size == 255
+    out = tr.track(img)
+    np.testing.assert_allclose(out["box"], [150.0, 120.0, 50.0, 40.0])
+    assert tr.lost
+    tr.track(img)
+    assert tr.search_size == 287 and tr.window.shape == (29, 29)
+    with pytest.raises(ConfigError, match="lost_search_sz"):
+        load_tracker_config("ocean", "default", ["track.lost_search_sz=100"])

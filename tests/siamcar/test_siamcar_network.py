@@ -136,7 +136,7 @@ def test_head_initialisation():
     assert abs(float(w.std()) - 0.01) < 5e-4 and abs(float(w.mean())) < 5e-4
     torch.testing.assert_close(head.cls_logits.bias, torch.full((2,), -math.log(0.99 / 0.01)))
     assert abs(-math.log(0.99 / 0.01) + 4.595) < 1e-3
-    assert float(head.bbox_pred.bias.abs().max()) == 0.0
+    assert float(head.bbox_pred.bias.detach().abs().max()) == 0.0
 
 
 # ----------------------------------------------------------------------------- §7.5 parameter counts

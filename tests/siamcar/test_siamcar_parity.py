@@ -17,20 +17,19 @@ import numpy as np
 import pytest
 import torch
 
-from ltr.admin.settings import repo_root
 from ltr.models.siamcar import SiamCARConfig, build_siamcar
 from ltr.models.layers.correlation import xcorr_depthwise
-from ltr.utils.parity import load_manifest, recipe_state_dict, state_digest
+from ltr.utils.parity import load_manifest, parity_dir, recipe_state_dict, state_digest
 from tracking.tracker.siamcar import Geometry, SiamCARTracker, postprocess
 from tracking.tracker.siamese_utils import get_subwindow
 
-PARITY = Path(repo_root()).parent / "shared" / "parity"
+PARITY = parity_dir()
 SC = PARITY / "siamcar"
 SEQ = PARITY / "sequence"
 SHA = "d68527b8b141fed6c1b6a12436040153f4567acd4d9a4cf48ef8885cf90d75c9"
 
 pytestmark = pytest.mark.skipif(not (SC / "siamcar_manifest.json").is_file() or not SEQ.is_dir(),
-                                reason=f"SiamCAR parity goldens not found at {SC} (need ../shared/parity next to the repo)")
+                                reason=f"SiamCAR parity goldens not found at {SC} (need ../shared/parity next to the repo or SOTLAB_PARITY_DIR)")
 
 
 def rel(a, b) -> float:

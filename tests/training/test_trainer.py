@@ -216,6 +216,23 @@ def test_checkpoints_keep_last_and_rebuild(got_root, tmp_path):
     assert torch.equal(other.head.weight, tr.net.head.weight)
     with pytest.raises(CheckpointError, match="missing"):
         load_network_weights(TinyNet(TinyModel(channels=4, with_bn=True)), out["checkpoint"])
+    # `sotlab export`: a slim tracking checkpoint rebuilds the same network; --half rounds to float16
+    from ltr.admin.cli import main as sotlab_main
+
+    slim, half = tmp_path / "slim.pth", tmp_path / "half.pth"
+    assert sotlab_main(["export", str(out["checkpoint"]), str(slim)]) == 0
+    assert sotlab_main(["export", str(out["checkpoint"]), str(half), "--half"]) == 0
+    sck = load_checkpoint(slim)
+    assert "optimizer" not in sck and "rng" not in sck and sck["epoch"] == 4
+    assert slim.stat().st_size < Path(out["checkpoint"]).stat().st_size
+    net_s, _, _ = build_network_from_checkpoint(slim)
+    assert all(torch.equal(v, tr.net.state_dict()[k]) for k, v in net_s.state_dict().items())
+    net_h, _, _ = build_network_from_checkpoint(half)
+    for k, v in net_h.state_dict().items():
+        ref = tr.net.state_dict()[k]
+        assert v.dtype == ref.dtype
+        torch.testing.assert_close(v, ref.half().to(ref.dtype), rtol=0, atol=0)
+    assert sotlab_main(["export", str(tmp_path / "nope.pth"), str(tmp_path / "x.pth")]) == 2
 
 
 class _Evil:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import importlib
+import json
 import multiprocessing as mp
 import os
 import random
@@ -55,6 +56,7 @@ __all__ = [
     "run_tracker",
     "select_devices",
     "RUN_CONFIG_FILE",
+    "dataset_version",
 ]
 
 RUN_CONFIG_FILE = "run_config.yaml"
@@ -477,6 +479,13 @@ def _write_run_config(out_dir: Path, info: Dict[str, Any]) -> None:
             old = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError:
             old = {}
+        was, now = old.get("dataset_version"), info.get("dataset_version")
+        if was and now and was != now:
+            raise RunnerError(
+                f"{path}: existing results were produced on another version of dataset '{info.get('dataset')}' "
+                f"(it was regenerated: {was[:12]} -> {now[:12]}). Use another --runid or --results-dir, or delete "
+                f"{out_dir}."
+            )
         diff = _first_difference(old.get("config"), info["config"])
         if diff is not None:
             raise RunnerError(
@@ -486,6 +495,27 @@ def _write_run_config(out_dir: Path, info: Dict[str, Any]) -> None:
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, yaml.safe_dump(info, sort_keys=False))
+
+
+def dataset_version(seqs: SequenceList) -> Optional[str]:
+    """Identity of a generated dataset (the ``hash`` of the split's ``.complete`` marker), else ``None``.
+
+    Why: the synthetic benchmark is regenerated when its generator or parameters change, under the same
+    sequence names; results computed on the old frames must not be resumed into the new ones.
+    """
+    for s in seqs:
+        frames = getattr(s, "frames", None)
+        if not frames:
+            continue
+        marker = Path(frames[0]).parent.parent / ".complete"
+        if not marker.is_file():
+            return None
+        try:
+            h = json.loads(marker.read_text()).get("hash")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return str(h) if h else None
+    return None
 
 
 def load_dataset(name: str) -> Tuple[SequenceList, Dict[str, Any]]:
@@ -539,6 +569,7 @@ def run_tracker(tracker: str, config: str, dataset: str, *, sequences: Optional[
         "overrides": list(overrides),
         "runid": runid,
         "dataset": dataset,
+        "dataset_version": dataset_version(seqs),
         "result_format": fmt,
         "config": config_to_dict(cfg),
     })

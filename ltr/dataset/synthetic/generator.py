@@ -70,10 +70,10 @@ __all__ = [
 #: Bump whenever the rendered content or the labels change: it is part of the ``.complete`` hash, so
 #: cached splits from an older generator are regenerated automatically.
 GENERATOR_VERSION = "1.0"
-SPLITS: Tuple[str, ...] = ("train", "val", "test")
+SPLITS: Tuple[str, ...] = ("train", "val", "test", "hard")
 #: Fixed per-split base seeds; sequence ``i`` of split ``s`` uses ``SeedSequence([SPLIT_SEEDS[s], code(s), i])``.
-SPLIT_SEEDS: Dict[str, int] = {"train": 7_1001, "val": 7_2002, "test": 7_3003}
-_SPLIT_CODE: Dict[str, int] = {"train": 0, "val": 1, "test": 2}
+SPLIT_SEEDS: Dict[str, int] = {"train": 7_1001, "val": 7_2002, "test": 7_3003, "hard": 7_4004}
+_SPLIT_CODE: Dict[str, int] = {"train": 0, "val": 1, "test": 2, "hard": 3}
 COMPLETE_MARKER = ".complete"
 
 #: Order of the ``key: value`` lines in ``meta_info.ini`` (after the ``[METAINFO]`` header).
@@ -123,6 +123,9 @@ class SyntheticParams:
     #: expected occluder passes per 100 frames, and the share that fully hide the target
     occlusion_rate: float = 1.0
     p_full_occlusion: float = 0.5
+    #: speed range of a full occluder relative to the target (px/frame at 240 high): a slow pass hides the
+    #: target for long (30-50 frames at the low end), a fast one briefly, as in short-term benchmarks
+    full_occluder_speed: Tuple[float, float] = (1.0, 2.5)
     #: distractors per sequence are uniform in 0..max_distractors
     max_distractors: int = 4
     #: probability of static patches of the target's texture family in the background
@@ -166,16 +169,28 @@ class SyntheticParams:
                 problems.append(f"{k}={getattr(self, k)} must be >= 0")
         if self.max_distractors < 0:
             problems.append(f"max_distractors={self.max_distractors} must be >= 0")
+        lo, hi = self.full_occluder_speed
+        if not (0 < lo <= hi):
+            problems.append(f"full_occluder_speed={self.full_occluder_speed} must satisfy 0 < low <= high")
         if problems:
             raise SyntheticError(f"{where}: " + "; ".join(problems))
         return self
 
 
-#: Defaults per split. The test split: 30 sequences of 100-300 frames; train: 300 x 100 frames.
+#: Short-term event rates of val/test, set from the attribute frequencies of OTB-100 (out-of-view in 14 % of
+#: the sequences, occlusion mostly partial) and GOT-10k test (few absent frames): fewer exits and full
+#: occlusions than the train split, and full occluders that pass in 10-25 frames instead of 30-50.
+SHORT_TERM = dict(p_out_of_view=0.15, p_full_occlusion=0.3, full_occluder_speed=(2.5, 5.0))
+
+#: Defaults per split: train 300 x 100 frames (every event at the full rate); val and test 30 sequences each of
+#: 100-300 frames with the short-term rates (the default benchmark, ``--dataset synthetic``); ``hard``
+#: 30 sequences of 100-300 frames at the train rates, long full occlusions and exits included
+#: (``--dataset synthetic_hard``, closer to LaSOT than to OTB).
 DEFAULT_PARAMS: Dict[str, SyntheticParams] = {
     "train": SyntheticParams(num_sequences=300, min_frames=100, max_frames=100),
-    "val": SyntheticParams(num_sequences=10, min_frames=100, max_frames=300),
-    "test": SyntheticParams(num_sequences=30, min_frames=100, max_frames=300),
+    "val": SyntheticParams(num_sequences=30, min_frames=100, max_frames=300, **SHORT_TERM),
+    "test": SyntheticParams(num_sequences=30, min_frames=100, max_frames=300, **SHORT_TERM),
+    "hard": SyntheticParams(num_sequences=30, min_frames=100, max_frames=300),
 }
 
 
@@ -697,7 +712,7 @@ def _build_scene(ss: np.random.SeedSequence, p: SyntheticParams) -> _Scene:
     n_full = 0
     for _ in range(n_occ_wanted):
         full = bool(r_occ.random() < p.p_full_occlusion)
-        v_rel = float(r_occ.uniform(1.0, 2.5) if full else r_occ.uniform(1.0, 4.0)) * u
+        v_rel = float(r_occ.uniform(*p.full_occluder_speed) if full else r_occ.uniform(1.0, 4.0)) * u
         ang = float(r_occ.uniform(0, 2 * np.pi))
         d = np.array([math.cos(ang), math.sin(ang)])
         pad = 12

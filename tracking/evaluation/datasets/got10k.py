@@ -23,7 +23,7 @@ from tracking.evaluation.datasets._common import (DatasetError, check_numbering,
                                                   read_boxes, read_flags, read_lines, resolve_root, select, want)
 
 __all__ = ["load_got10k_split", "got10k", "got10k_val", "got10k_test", "synthetic", "synthetic_val",
-           "synthetic_test", "synthetic_train"]
+           "synthetic_test", "synthetic_train", "synthetic_hard"]
 
 _LABELS = ("absence", "cover", "cut_by_image")
 
@@ -174,3 +174,10 @@ def synthetic_val(root: Optional[Union[str, Path]] = None, *, sequences: Optiona
                         results_format="got10k", split="train")
 def synthetic_train(root: Optional[Union[str, Path]] = None, *, sequences: Optional[Iterable[str]] = None) -> SequenceList:
     return _synthetic(root, "train", sequences)
+
+
+@EVAL_DATASETS.register("synthetic_hard", protocol="pytracking", metric_dataset="synthetic", gt_public=True,
+                        results_format="got10k", split="hard")
+def synthetic_hard(root: Optional[Union[str, Path]] = None, *, sequences: Optional[Iterable[str]] = None) -> SequenceList:
+    """Long-term-style split: the train split's event rates (long full occlusions, exits from the view)."""
+    return _synthetic(root, "hard", sequences)

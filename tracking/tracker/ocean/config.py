@@ -89,6 +89,8 @@ class OceanTrackConfig:
     #: the target is treated as occluded/lost and the state (centre and size) is kept instead of jumping
     #: to the best-looking background patch; the search continues around the last position
     lost_threshold: float = 0.0
+    #: search crop side used while lost (0 = unchanged), DaSiamRPN-style re-detection in a wider area
+    lost_search_sz: int = 0
     #: online classifier branch and its fusion weight ω' (pscore ← ω'·online + (1 − ω')·pscore)
     online: bool = False
     online_ratio: float = 0.7
@@ -103,6 +105,10 @@ class OceanTrackConfig:
             v = getattr(self, k)
             if v < self.exemplar_size:
                 raise ValueError(f"track.{k}={v} must be >= track.exemplar_size={self.exemplar_size}")
+        if self.lost_search_sz and self.lost_search_sz < self.exemplar_size:
+            raise ValueError(f"track.lost_search_sz={self.lost_search_sz} must be 0 (off) or >= track.exemplar_size")
+        if not 0.0 <= self.lost_threshold <= 1.0:
+            raise ValueError(f"track.lost_threshold must be in [0, 1], got {self.lost_threshold}")
         if self.min_size <= 0 or self.penalty_k < 0 or self.context_amount < 0:
             raise ValueError("track.min_size must be > 0, penalty_k and context_amount >= 0")
         self.online_params.validate()

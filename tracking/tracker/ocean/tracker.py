@@ -162,6 +162,15 @@ class OceanTracker(BaseTracker):
             return int(fn(search_size))
         return (search_size - self.p.exemplar_size) // self.stride + 1 + 8
 
+    def _set_search_size(self, size: int) -> None:
+        """Search crop side X, its score-map side S and the S×S window."""
+        self.search_size = int(size)
+        self.score_sz = self._score_size(self.search_size)
+        if self.p.windowing == "cosine":
+            self.window = hanning_window(self.score_sz)
+        else:
+            self.window = np.ones((self.score_sz, self.score_sz))
+
     def _sync(self) -> None:
         if torch.device(self.device).type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -187,12 +196,9 @@ class OceanTracker(BaseTracker):
         self.pos = np.array([box[0] + box[2] / 2, box[1] + box[3] / 2], dtype=np.float64)
         self.sz = np.array([w, h], dtype=np.float64)
         small = (w * h) / float(self.im_h * self.im_w) < self.p.small_target_ratio
-        self.search_size = int(self.p.big_sz if small else self.p.small_sz)
-        self.score_sz = self._score_size(self.search_size)
-        if self.p.windowing == "cosine":
-            self.window = hanning_window(self.score_sz)
-        else:
-            self.window = np.ones((self.score_sz, self.score_sz))
+        self.base_search_size = int(self.p.big_sz if small else self.p.small_sz)
+        self._set_search_size(self.base_search_size)
+        self.lost = False
         bgr = rgb[:, :, ::-1]
         self.avg_chans = bgr.reshape(-1, 3).mean(axis=0)
         s_z = round(context_size(w, h, self.p.context_amount))
@@ -210,6 +216,9 @@ class OceanTracker(BaseTracker):
         rgb = ensure_rgb(image)
         bgr = rgb[:, :, ::-1]
         self.frame_num += 1
+        want = self.p.lost_search_sz if (self.lost and self.p.lost_search_sz) else self.base_search_size
+        if want != self.search_size:
+            self._set_search_size(want)
         s_z = context_size(self.sz[0], self.sz[1], self.p.context_amount)
         scale_z = self.p.exemplar_size / s_z
         s_x = s_z + 2 * ((self.search_size - self.p.exemplar_size) / 2) / scale_z
@@ -232,7 +241,8 @@ class OceanTracker(BaseTracker):
         sel = decode_and_select(cls, reg, self.pos, self.sz, scale_z, self.search_size, self.stride,
                                 self.window, self.p, online_score)
         pos, sz = sel["pos"], sel["sz"]
-        if sel["score"] < self.p.lost_threshold:
+        self.lost = sel["score"] < self.p.lost_threshold
+        if self.lost:
             pos, sz = self.pos.copy(), self.sz.copy()
         if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(sz))):
             # a diverged/untrained network (inf/NaN boxes) must not poison the state: keep the last one

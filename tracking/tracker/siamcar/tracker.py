@@ -11,6 +11,7 @@ script's convention, so a static target returns its input box exactly).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any, Dict, Optional
@@ -56,10 +57,14 @@ class SiamCARTracker(BaseTracker):
     # ------------------------------------------------------------------ network
     @classmethod
     def build_network(cls, cfg: SiamCARConfig, device: str = "cpu") -> torch.nn.Module:
-        """Build the network of ``cfg.model`` and load ``cfg.weights`` (SOTLab or official checkpoint)."""
+        """Build the network of ``cfg.model`` and load ``cfg.weights`` (SOTLab or official checkpoint).
+
+        The ImageNet trunk (``model.pretrained_backbone``) is a training-time initialisation and is not
+        loaded here: the tracking weights cover the whole network.
+        """
         from ltr.models.siamcar.official import load_siamcar_weights
 
-        net = NETWORKS.get("siamcar")(cfg.model)
+        net = NETWORKS.get("siamcar")(dataclasses.replace(cfg.model, pretrained_backbone=None))
         if cfg.weights:
             load_siamcar_weights(net, cfg.weights)
         return net.to(device).eval()
