@@ -72,6 +72,10 @@ class SiamCARActor:
         norm = getattr(cfg.train.processing, "normalize", "bgr255")
         if norm != "bgr255":
             raise ConfigError(f"siamcar: train.processing.normalize must be 'bgr255' (the network's BGR 0-255 input), got '{norm}'")
+        # ImageNet trunk (pysot resnet50.model); a resumed run overwrites it with the checkpoint
+        load_trunk = getattr(net, "load_pretrained_backbone", None)
+        if callable(load_trunk):
+            load_trunk()
         m = cfg.model
         self.stride = m.stride
         self.score_size = m.score_size()

@@ -181,10 +181,13 @@ def _plain_to_py_state(d: Dict[str, Any]) -> tuple:
 # --------------------------------------------------------------------------- weights for trackers
 
 def resolve_weights_path(spec: Union[str, Path]) -> Path:
-    """``workspace:<rel>`` -> under the workspace; relative -> the repo root (then CWD); absolute as is."""
+    """``workspace:<rel>`` -> under the workspace; ``pretrained:<name>`` -> the settings' ``pretrained.<name>``
+    file; relative -> the repo root (then CWD); absolute as is."""
     from ltr.admin.settings import get_settings, repo_root
 
     s = str(spec)
+    if s.startswith("pretrained:"):
+        return get_settings().pretrained_path(s[len("pretrained:"):])
     if s.startswith("workspace:"):
         return get_settings().workspace / s[len("workspace:"):]
     p = Path(s).expanduser()

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from .checkpoint import CheckpointError
-from ltr.dataset.synthetic.generator import SyntheticError
+from ltr.dataset.synthetic.generator import SPLITS, SyntheticError
 
+from .checkpoint import CheckpointError
 from .settings import SettingsError, get_settings, settings_path, write_template
 
 
@@ -44,7 +44,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 for k, v in sorted(s.pretrained.items()):
                     print(f"pretrained.{k}: {v}")
         elif args.cmd == "synthetic":
-            from ltr.dataset.synthetic.generator import SPLITS, ensure_synthetic  # noqa: F811
+            from ltr.dataset.synthetic.generator import ensure_synthetic
 
             root = args.root or get_settings().synthetic_dir
             splits = list(SPLITS) if args.split == "all" else [args.split]

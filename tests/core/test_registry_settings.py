@@ -69,3 +69,17 @@ def test_sotlab_settings_cli(tmp_path):
     r = subprocess.run([sys.executable, "-m", "ltr.admin.cli", "settings", "show"], env=env,
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0 and "workspace" in r.stdout
+
+
+def test_weights_spec_pretrained_name_resolves_through_settings(tmp_path, monkeypatch):
+    """``pretrained:<name>`` (the trunk entries of the siamcar/ocean configs) maps to the settings' file."""
+    from ltr.admin.checkpoint import resolve_weights_path
+
+    f = tmp_path / "resnet50.model"
+    f.write_bytes(b"x")
+    monkeypatch.setenv("SOTLAB_PRETRAINED_PYSOT_RESNET50", str(f))
+    assert resolve_weights_path("pretrained:pysot_resnet50") == f
+    monkeypatch.delenv("SOTLAB_PRETRAINED_PYSOT_RESNET50")
+    monkeypatch.setenv("SOTLAB_SETTINGS", str(tmp_path / "none.yaml"))
+    with pytest.raises(SettingsError, match="SOTLAB_PRETRAINED_NOPE"):
+        resolve_weights_path("pretrained:nope")

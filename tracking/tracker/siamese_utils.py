@@ -27,8 +27,18 @@ __all__ = [
     "upsample_cubic",
     "score_offset",
     "ensure_rgb",
+    "sync_device",
     "argmax2d",
 ]
+
+
+def sync_device(device: Union[str, "torch.device"]) -> None:
+    """Wait for queued CUDA work so per-stage timings measure the stage (no-op on CPU)."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def ensure_rgb(image: np.ndarray) -> np.ndarray:

@@ -159,7 +159,6 @@ class SiamCARTrackConfig:
             raise ValueError("track.min_size must be >= 0")
 
 
-
 @dataclass
 class SiamCARConfig(ExperimentConfig):
     """Root of a SiamCAR YAML."""

@@ -9,7 +9,6 @@ state dict loads key for key (``ltr.models.siamcar.official``).  ``down`` is a C
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -79,6 +78,14 @@ class SiamCARNet(nn.Module):
         cls, loc, cen = self.car_head(fused)
         return {"cls": cls, "loc": loc, "cen": cen}
 
+    def load_pretrained_backbone(self) -> None:
+        """Load ``model.pretrained_backbone`` (ImageNet trunk) — done by the training actor, not at build time,
+        so trackers that load a full checkpoint never need the ImageNet file."""
+        if getattr(self, "pretrained_backbone", None):
+            from ltr.admin.checkpoint import resolve_weights_path
+
+            load_atrous_resnet_weights(self.backbone, resolve_weights_path(self.pretrained_backbone))
+
     def track(self, zf: Sequence[torch.Tensor], x: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Search-branch forward with cached template features ``zf``."""
         return self.head(self.fuse(zf, self.extract(x)))
@@ -93,18 +100,7 @@ def build_siamcar(cfg: Optional[SiamCARModelConfig] = None) -> SiamCARNet:
     """Build SiamCAR from the ``model`` section (default: the official full-size network)."""
     cfg = cfg or SiamCARModelConfig()
     backbone = AtrousResNet(layers=cfg.backbone_layers, used_layers=cfg.used_layers, width=cfg.backbone_width)
-    if cfg.pretrained_backbone:
-        from ltr.admin.settings import get_settings, repo_root
-
-        src = cfg.pretrained_backbone
-        if src.startswith("pretrained:"):
-            path = get_settings().pretrained_path(src.split(":", 1)[1])
-        else:
-            path = Path(src).expanduser()
-            if not path.is_absolute():
-                path = repo_root() / path
-        load_atrous_resnet_weights(backbone, path)
-    return SiamCARNet(
+    net = SiamCARNet(
         backbone,
         neck_channels=cfg.neck_channels,
         neck_center_size=cfg.neck_center_size,
@@ -112,3 +108,5 @@ def build_siamcar(cfg: Optional[SiamCARModelConfig] = None) -> SiamCARNet:
         gn_groups=cfg.gn_groups,
         prior_prob=cfg.prior_prob,
     )
+    net.pretrained_backbone = cfg.pretrained_backbone
+    return net

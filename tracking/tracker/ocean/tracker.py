@@ -27,6 +27,7 @@ from tracking.tracker.siamese_utils import (
     get_subwindow,
     hanning_window,
     python2round,
+    sync_device,
     sz_wh,
     upsample_cubic,
 )
@@ -171,10 +172,6 @@ class OceanTracker(BaseTracker):
         else:
             self.window = np.ones((self.score_sz, self.score_sz))
 
-    def _sync(self) -> None:
-        if torch.device(self.device).type == "cuda":
-            torch.cuda.synchronize(self.device)
-
     def bare_forward(self) -> None:
         """The network alone on the last search crop (``scripts/bench_speed.py``'s bare-forward column)."""
         if getattr(self, "_last_x", None) is None:
@@ -182,7 +179,7 @@ class OceanTracker(BaseTracker):
         with torch.inference_mode():
             self.net.predict(self.net.extract(self._last_x), self.search_size, z_enc=self.template_state["enc"],
                              use_align=self._use_align())
-        self._sync()
+        sync_device(self.device)
 
     # ------------------------------------------------------------------ API
     def initialize(self, image: np.ndarray, box: np.ndarray) -> TrackOutput:
@@ -230,7 +227,7 @@ class OceanTracker(BaseTracker):
         self._last_x = xt
         with torch.inference_mode():
             xf = self.net.extract(xt)
-            self._sync()
+            sync_device(self.device)
             t3 = time.perf_counter()
             out = self.net.predict(xf, self.search_size, z_enc=self.template_state["enc"], use_align=self._use_align())
             cls = torch.sigmoid(out["cls"])[0, 0].float().cpu().numpy()

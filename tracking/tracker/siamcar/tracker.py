@@ -11,7 +11,6 @@ script's convention, so a static target returns its input box exactly).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from typing import Any, Dict, Optional
@@ -22,16 +21,11 @@ import torch
 from ltr.admin.registry import NETWORKS, TRACKERS
 from ltr.models.siamcar.config import SiamCARConfig
 from tracking.tracker.base import BaseTracker, TrackOutput
-from tracking.tracker.siamese_utils import context_size, ensure_rgb, get_subwindow, hanning_window
+from tracking.tracker.siamese_utils import context_size, ensure_rgb, get_subwindow, hanning_window, sync_device
 
 from .postprocess import Geometry, postprocess
 
 __all__ = ["SiamCARTracker"]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @TRACKERS.register("siamcar", config=SiamCARConfig, network="siamcar", actor="siamcar")
@@ -64,7 +58,7 @@ class SiamCARTracker(BaseTracker):
         """
         from ltr.models.siamcar.official import load_siamcar_weights
 
-        net = NETWORKS.get("siamcar")(dataclasses.replace(cfg.model, pretrained_backbone=None))
+        net = NETWORKS.get("siamcar")(cfg.model)
         if cfg.weights:
             load_siamcar_weights(net, cfg.weights)
         return net.to(device).eval()
@@ -112,11 +106,11 @@ class SiamCARTracker(BaseTracker):
         x = get_subwindow(image, self.center, self.geom.search_size, max(1, round(s_x)), self.channel_average)
         xt = self._to_tensor(x)
         self._last_x = xt
-        _sync(self.torch_device)
+        sync_device(self.torch_device)
         t1 = time.perf_counter()
         with torch.inference_mode():
             xf = self.net.extract(xt)
-            _sync(self.torch_device)
+            sync_device(self.torch_device)
             t2 = time.perf_counter()
             out = self.net.head(self.net.fuse(self.zf, xf))
             cls = out["cls"][0].float().cpu().numpy()
@@ -154,4 +148,4 @@ class SiamCARTracker(BaseTracker):
             raise RuntimeError("SiamCAR.bare_forward needs a tracked frame first")
         with torch.inference_mode():
             self.net.track(self.zf, self._last_x)
-        _sync(self.torch_device)
+        sync_device(self.torch_device)
