@@ -135,10 +135,15 @@ class BranchConfig:
     pca_color: float = 0.0  # pysot PCA colour noise probability (pysot: 1.0)
     blur: float = 0.0  # Gaussian blur probability
     motion_blur: float = 0.0  # pysot cross-kernel motion blur probability (search 0.2)
+    #: probability of centring the crop on a nearby look-alike of the target instead of a random shift
+    #: (hard negatives, as DaSiamRPN's distractor-aware training); the shift toward it is clipped to
+    #: center_jitter, so the target stays where the usual jitter puts it. Needs a dataset that annotates
+    #: distractors (the synthetic benchmark does); a no-op elsewhere. Search branch of pairs only.
+    distractor_prob: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.size > 0, f"crop size must be > 0, got {self.size}")
-        for k in ("flip", "gray", "pca_color", "blur", "motion_blur"):
+        for k in ("flip", "gray", "pca_color", "blur", "motion_blur", "distractor_prob"):
             v = getattr(self, k)
             _check(0.0 <= v <= 1.0, f"{k} is a probability in [0, 1], got {v}")
         _check(self.center_jitter >= 0 and self.scale_jitter >= 0, "jitter amounts must be >= 0")

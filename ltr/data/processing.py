@@ -50,6 +50,7 @@ __all__ = [
     "transform_boxes",
     "jitter_crop",
     "augment_crop",
+    "pick_distractor",
     "TrackingProcessing",
     "PYSOT_PRECROP",
 ]
@@ -150,8 +151,12 @@ def _branch_side(box: np.ndarray, cfg: ProcessingConfig, branch: BranchConfig) -
     return search_area_side(box, cfg.search_area_factor)
 
 
-def jitter_crop(box: np.ndarray, cfg: ProcessingConfig, branch: BranchConfig, rng: np.random.Generator) -> CropGeometry:
-    """Crop geometry around ``box`` (xywh) with the branch's centre/scale jitter."""
+def jitter_crop(box: np.ndarray, cfg: ProcessingConfig, branch: BranchConfig, rng: np.random.Generator,
+                toward: Optional[np.ndarray] = None) -> CropGeometry:
+    """Crop geometry around ``box`` (xywh) with the branch's centre/scale jitter.
+
+    ``toward`` (a frame point, e.g. a distractor's centre) replaces the random centre shift by the shift
+    that centres the crop there, clipped per axis to the same ``center_jitter`` range."""
     box = np.asarray(box, dtype=np.float64)
     out = branch.size
     pix = cfg.crop_mode == "siamfc"
@@ -161,7 +166,11 @@ def jitter_crop(box: np.ndarray, cfg: ProcessingConfig, branch: BranchConfig, rn
         s = branch.scale_jitter
         sx, sy = (1.0 + rng.uniform(-s, s, size=2)) if s > 0 else (1.0, 1.0)
         c = branch.center_jitter
-        dx, dy = rng.uniform(-c, c, size=2) if c > 0 else (0.0, 0.0)
+        if toward is not None:
+            d = (np.asarray(toward, dtype=np.float64) - (cx, cy)) * out / side
+            dx, dy = (float(v) for v in np.clip(d, -c, c))
+        else:
+            dx, dy = rng.uniform(-c, c, size=2) if c > 0 else (0.0, 0.0)
         if pix:
             pre = PYSOT_PRECROP * cfg.template.size / 127.0
             mx, my = max(0.0, (pre - out * sx) / 2.0), max(0.0, (pre - out * sy) / 2.0)
@@ -172,12 +181,38 @@ def jitter_crop(box: np.ndarray, cfg: ProcessingConfig, branch: BranchConfig, rn
     wh = box[2:4].copy()
     if branch.scale_jitter > 0:
         wh = wh * np.exp(rng.standard_normal(2) * branch.scale_jitter)
-    if branch.center_jitter > 0:
+    if toward is not None:
+        lim = 0.5 * math.sqrt(float(wh[0] * wh[1])) * branch.center_jitter
+        off = np.clip(np.asarray(toward, dtype=np.float64) - (cx, cy), -lim, lim)
+        cx, cy = cx + off[0], cy + off[1]
+    elif branch.center_jitter > 0:
         off = math.sqrt(float(wh[0] * wh[1])) * branch.center_jitter * (rng.random(2) - 0.5)
         cx, cy = cx + off[0], cy + off[1]
     jbox = np.array([cx - wh[0] / 2, cy - wh[1] / 2, wh[0], wh[1]])
     side = _branch_side(jbox, cfg, branch)
     return crop_affine(cx, cy, side, side, out, pix)
+
+
+def pick_distractor(box: np.ndarray, candidates: Optional[np.ndarray], image_shape: Tuple[int, ...],
+                    rng: np.random.Generator, reach: float = 3.0) -> Optional[np.ndarray]:
+    """Centre of a random look-alike whose centre is in the image and within ``reach`` target sizes
+    (sqrt(wh)) of the target centre, or None; nearer ones are likelier (weight 1 / distance)."""
+    if candidates is None:
+        return None
+    c = np.asarray(candidates, dtype=np.float64).reshape(-1, 4)
+    if c.shape[0] == 0:
+        return None
+    ctr = c[:, :2] + c[:, 2:] / 2
+    t = box[:2] + box[2:] / 2
+    dist = np.sqrt(((ctr - t) ** 2).sum(1))
+    h, w = image_shape[:2]
+    ok = np.isfinite(dist) & (dist <= reach * math.sqrt(max(float(box[2] * box[3]), 1.0))) \
+        & (ctr[:, 0] >= 0) & (ctr[:, 0] < w) & (ctr[:, 1] >= 0) & (ctr[:, 1] < h)
+    if not ok.any():
+        return None
+    idx = np.flatnonzero(ok)
+    wgt = 1.0 / np.maximum(dist[idx], 1.0)
+    return ctr[int(rng.choice(idx, p=wgt / wgt.sum()))]
 
 
 def augment_crop(img: np.ndarray, box: np.ndarray, branch: BranchConfig, rng: np.random.Generator,
@@ -237,13 +272,18 @@ class TrackingProcessing:
         self.labels = labels
 
     def crop_frames(self, images: Sequence[np.ndarray], boxes: np.ndarray, branch: BranchConfig,
-                    rng: np.random.Generator, gray: Optional[bool]) -> Tuple[np.ndarray, np.ndarray]:
+                    rng: np.random.Generator, gray: Optional[bool],
+                    distractors: Optional[Sequence[np.ndarray]] = None) -> Tuple[np.ndarray, np.ndarray]:
+        """``distractors``: per frame (k, 4) boxes of look-alikes, used with ``branch.distractor_prob``."""
         cfg = self.cfg
         pix = cfg.crop_mode == "siamfc"
         flip_ref = branch.size - 1 if pix else branch.size
         crops, out_boxes = [], []
-        for img, box in zip(images, np.asarray(boxes, dtype=np.float64).reshape(-1, 4)):
-            geom = jitter_crop(box, cfg, branch, rng)
+        for i, (img, box) in enumerate(zip(images, np.asarray(boxes, dtype=np.float64).reshape(-1, 4))):
+            toward = None
+            if branch.distractor_prob > 0 and distractors is not None and rng.random() < branch.distractor_prob:
+                toward = pick_distractor(box, distractors[i], img.shape, rng)
+            geom = jitter_crop(box, cfg, branch, rng, toward)
             crop = warp_crop(img, geom, cfg.pad_mode, pix)
             cbox = transform_boxes(box[None], geom)[0]
             crop, cbox = augment_crop(crop, cbox, branch, rng, flip_ref, gray)
@@ -260,7 +300,8 @@ class TrackingProcessing:
             p = max(cfg.template.gray, cfg.search.gray)
             gray = bool(p > 0 and rng.random() < p)
         tr_img, tr_box = self.crop_frames(raw.train_images, raw.train_boxes, cfg.template, rng, gray)
-        te_img, te_box = self.crop_frames(raw.test_images, raw.test_boxes, cfg.search, rng, gray)
+        dis = None if raw.negative or self.mode != "pair" else raw.test_meta.get("distractors")
+        te_img, te_box = self.crop_frames(raw.test_images, raw.test_boxes, cfg.search, rng, gray, dis)
         neg = torch.tensor(bool(raw.negative))
         if self.mode == "pair":
             out = {"template": torch.from_numpy(tr_img[0]), "search": torch.from_numpy(te_img[0]),

@@ -222,7 +222,17 @@ class TrainDataset:
             images.append(loaded[f])
         boxes = self.frame_boxes(seq_id, frame_ids, images)
         meta = {"dataset": self.name, "sequence": self.sequence_name(seq_id), "frames": [int(f) for f in frame_ids]}
+        dis = self.distractor_boxes(seq_id, frame_ids)
+        if dis is not None:
+            meta["distractors"] = dis
         return images, boxes, meta
+
+    def distractor_boxes(self, seq_id: int, frame_ids: Sequence[int]) -> Optional[List[np.ndarray]]:
+        """Boxes (k, 4) xywh of objects that look like the target, per frame, or None if the dataset has none.
+
+        Datasets with several annotated objects of one kind override this; processing uses the boxes to draw
+        hard-negative search crops (``BranchConfig.distractor_prob``)."""
+        return None
 
 
 def build_train_dataset(name: str, split: Optional[str] = None, options: Optional[Dict[str, Any]] = None) -> TrainDataset:

@@ -5,8 +5,11 @@ It lets every tracker run a real (small) training job with no external data:
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
 
 from ltr.admin.registry import TRAIN_DATASETS
 
@@ -33,3 +36,45 @@ class SyntheticTrain(Got10kTrain):
         split_dir = Path(ensure_synthetic(Path(root), split, num_sequences=num_sequences, seed=seed))
         # ensure_synthetic returns <root>/<split>; Got10kTrain wants the parent
         super().__init__(root=split_dir.parent, split=split, sequences=sequences)
+        self._seed = seed
+        self._distractors: Dict[int, np.ndarray] = {}
+
+    def _sequence_distractors(self, seq_id: int) -> np.ndarray:
+        """(n, k, 4) distractor boxes of a sequence from ``distractors.txt``.
+
+        A split written before that file existed gets it from its scene description (no frame is re-rendered),
+        so old workspaces keep working."""
+        got = self._distractors.get(seq_id)
+        if got is not None:
+            return got
+        from ltr.dataset.synthetic.generator import DISTRACTOR_FILE, distractor_lines, scene_distractor_boxes
+
+        d = self.sequence_dir(seq_id)
+        f = d / DISTRACTOR_FILE
+        n = self.sequence_info(seq_id).boxes.shape[0]
+        if not f.is_file():
+            name = self.sequence_name(seq_id)
+            index = int(name.rsplit("_", 1)[-1]) - 1
+            rebuilt = scene_distractor_boxes(self.split, index, self._seed)
+            if rebuilt.shape[0] != n:
+                raise ValueError(f"{d}: the scene of {name} has {rebuilt.shape[0]} frames, groundtruth.txt {n}")
+            tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")  # data-loader workers may race here
+            tmp.write_text(distractor_lines(rebuilt))
+            tmp.replace(f)
+        rows = [ln.strip() for ln in f.read_text().splitlines()]
+        if len(rows) != n:
+            raise ValueError(f"{f}: {len(rows)} lines for {n} frames")
+        try:
+            vals = [np.array([float(v) for v in r.split(",")]) if r else np.zeros(0) for r in rows]
+        except ValueError as e:
+            raise ValueError(f"{f}: {e}") from None
+        k = {v.size for v in vals}
+        if len(k) != 1 or next(iter(k)) % 4:
+            raise ValueError(f"{f}: every line must hold the same number of x,y,w,h boxes")
+        boxes = np.stack(vals).reshape(n, -1, 4)
+        self._distractors[seq_id] = boxes
+        return boxes
+
+    def distractor_boxes(self, seq_id: int, frame_ids: Sequence[int]) -> Optional[List[np.ndarray]]:
+        boxes = self._sequence_distractors(seq_id)
+        return [boxes[int(i)].copy() for i in frame_ids]

@@ -274,3 +274,59 @@ def test_stats_script_prints_markdown(tmp_path, capsys):
     n = sum(len((tmp_path / "val" / s / "groundtruth.txt").read_text().splitlines()) for s in ("SYN_val_000001",
                                                                                                "SYN_val_000002"))
     assert f"| frames (total; min / mean / max per sequence) | {n};" in out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# distractor annotation (distractors.txt, a SOTLab extension used by hard-negative training crops)
+
+
+def _scene_with_distractors(max_tries: int = 20):
+    for i in range(max_tries):
+        ss = G._as_seed_sequence(G.sequence_seed("test", i, seed=5))
+        scene = G._build_scene(ss, EVENTFUL)
+        if sum(a.kind == "distractor" for a in scene.behind + scene.front) >= 2:
+            return i, scene
+    raise AssertionError("no EVENTFUL scene with two distractors")
+
+
+def test_distractor_boxes_are_where_the_distractors_are_drawn():
+    """Rendering the scene with and without its distractors: the pixels that change lie inside the annotated
+    boxes (+2 px for anti-aliasing), and every distractor inside the image changes some pixels of its box."""
+    from dataclasses import replace as dc_replace
+
+    _, scene = _scene_with_distractors()
+    boxes = G._distractor_boxes(scene)
+    bare = dc_replace(scene, behind=[a for a in scene.behind if a.kind != "distractor"],
+                      front=[a for a in scene.front if a.kind != "distractor"], noise=None)
+    full = dc_replace(scene, noise=None)
+    W, H = scene.W, scene.H
+    checked = 0
+    for t in range(0, scene.n, 7):
+        diff = np.abs(G._render(full, t)[0].astype(int) - G._render(bare, t)[0].astype(int)).max(2) > 0
+        inside = np.zeros_like(diff)
+        for x, y, w, h in boxes[t]:
+            x0, y0 = max(int(np.floor(x)) - 2, 0), max(int(np.floor(y)) - 2, 0)
+            x1, y1 = min(int(np.ceil(x + w)) + 2, W), min(int(np.ceil(y + h)) + 2, H)
+            if x1 > x0 and y1 > y0:
+                inside[y0:y1, x0:x1] = True
+        assert not np.any(diff & ~inside), f"frame {t}: pixels changed outside every distractor box"
+        tb = scene.target.boxes[t]
+        for x, y, w, h in boxes[t]:
+            if x >= 0 and y >= 0 and x + w <= W and y + h <= H and not G._box_overlap(np.array([x, y, w, h]), tb):
+                assert diff[int(y):int(y + h), int(x):int(x + w)].any(), f"frame {t}: distractor {x, y, w, h} not drawn"
+                checked += 1
+    assert checked > 0
+
+
+def test_distractor_file_written_and_rebuilt_without_rendering(tmp_path):
+    d = G.ensure_synthetic(tmp_path, "test", params=replace(EVENTFUL, num_sequences=3), seed=5, verbose=False)
+    for i in range(3):
+        seq_dir = d / G.sequence_name("test", i)
+        rows = (seq_dir / G.DISTRACTOR_FILE).read_text().splitlines()
+        n = len((seq_dir / "groundtruth.txt").read_text().splitlines())
+        assert len(rows) == n
+        k = int(dict(ln.split(": ", 1) for ln in (seq_dir / "meta_info.ini").read_text().splitlines()[1:])["distractors"])
+        vals = np.array([[float(v) for v in r.split(",")] if r else [] for r in rows]).reshape(n, -1, 4)
+        assert vals.shape[1] == k
+        rebuilt = G.scene_distractor_boxes("test", i, seed=5, params=replace(EVENTFUL, num_sequences=3))
+        np.testing.assert_allclose(vals, rebuilt, atol=5e-5)  # written with 4 decimals

@@ -134,3 +134,31 @@ def test_synthetic_train_split(tmp_path):
     assert len(info) >= 10 and info.visible.any()
     imgs, boxes, _ = ds.get_frames(0, [0])
     assert imgs[0].ndim == 3
+
+
+def test_synthetic_train_distractors_from_file_and_rebuilt(tmp_path):
+    """get_frames hands the look-alikes' boxes to processing; a split without distractors.txt (older SOTLab)
+    gets the file rebuilt from its scene, equal to what the generator writes."""
+    from ltr.dataset.synthetic import generator as G
+
+    ds = build_train_dataset("synthetic", "val", {"root": str(tmp_path / "syn"), "num_sequences": 4})
+    seqs = [i for i in range(len(ds)) if ds._sequence_distractors(i).shape[1] > 0]
+    assert seqs, "no sequence with distractors among the first 4 of the val split"
+    i = seqs[0]
+    f = ds.sequence_dir(i) / G.DISTRACTOR_FILE
+    written = f.read_text()
+    _, boxes, meta = ds.get_frames(i, [0, 3])
+    rows = written.splitlines()
+    for k, fr in enumerate([0, 3]):
+        expect = np.array([float(v) for v in rows[fr].split(",")]).reshape(-1, 4)
+        np.testing.assert_array_equal(meta["distractors"][k], expect)
+    f.unlink()
+    ds2 = build_train_dataset("synthetic", "val", {"root": str(tmp_path / "syn"), "num_sequences": 4})
+    _, _, meta2 = ds2.get_frames(i, [0, 3])
+    assert f.read_text() == written
+    np.testing.assert_array_equal(meta2["distractors"][1], meta["distractors"][1])
+    # a corrupt file names itself
+    f.write_text("1,2,3\n")
+    ds3 = build_train_dataset("synthetic", "val", {"root": str(tmp_path / "syn"), "num_sequences": 4})
+    with pytest.raises(ValueError, match="distractors.txt"):
+        ds3.get_frames(i, [0])

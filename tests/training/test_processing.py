@@ -151,3 +151,80 @@ def test_processing_is_a_function_of_the_rng():
     c = proc(s, np.random.default_rng(43))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["search"], c["search"])
+
+
+# --------------------------------------------------------------------------- distractor-centred search crops
+
+def test_pick_distractor_reach_image_and_absence():
+    from ltr.data.processing import pick_distractor
+
+    box = np.array([100.0, 100.0, 20.0, 20.0])  # centre (110, 110), size 20 -> reach 3 * 20 = 60 px
+    rng = np.random.default_rng(0)
+    assert pick_distractor(box, None, (240, 320, 3), rng) is None
+    assert pick_distractor(box, np.zeros((0, 4)), (240, 320, 3), rng) is None
+    far = np.array([[200.0, 100.0, 20.0, 20.0]])          # centre 100 px away: out of reach
+    outside = np.array([[140.0, -30.0, 20.0, 20.0]])      # centre (150, -20): not in the image
+    near = np.array([[130.0, 130.0, 20.0, 20.0]])         # centre (140, 140): 42 px away
+    assert pick_distractor(box, np.concatenate([far, outside]), (240, 320, 3), rng) is None
+    picks = {tuple(pick_distractor(box, np.concatenate([far, near, outside]), (240, 320, 3), rng)) for _ in range(20)}
+    assert picks == {(140.0, 140.0)}
+    # two candidates in reach at 10 and 40 px: weights 1/d -> the nearer one 4/5 of the time
+    two = np.array([[110.0, 100.0, 20.0, 20.0], [140.0, 100.0, 20.0, 20.0]])
+    hits = sum(pick_distractor(box, two, (240, 320, 3), rng)[0] == 120.0 for _ in range(2000))
+    assert abs(hits / 2000 - 0.8) < 0.04
+
+
+@pytest.mark.parametrize("mode", ["pysot", "pytracking"])
+def test_distractor_crop_centres_on_lookalike_within_jitter(mode):
+    """With distractor_prob 1 the search crop is centred on the look-alike (hand-computed: it lands on the crop
+    centre) when it is within the jitter range, and the shift is clipped to that range when it is farther."""
+    from ltr.data.processing import crop_affine, jitter_crop
+
+    box = np.array([100.0, 80.0, 40.0, 40.0])  # centre (120, 100)
+    if mode == "pysot":
+        cfg = ProcessingConfig(normalize="rgb01", search=BranchConfig(size=255, center_jitter=64.0, distractor_prob=1.0))
+        side = siamfc_side(box, 0.5) * 255 / 127
+        lim = 64.0 * side / 255  # frame px
+    else:
+        cfg = ProcessingConfig(crop_mode="search_area", jitter_mode="pytracking", normalize="rgb01",
+                               search=BranchConfig(size=288, center_jitter=3.0, distractor_prob=1.0))
+        lim = 0.5 * 40.0 * 3.0
+    br = cfg.search
+    rng = np.random.default_rng(1)
+    near = np.array([130.0, 90.0])  # 10 px right, 10 px up: inside the range
+    g = jitter_crop(box, cfg, br, rng, toward=near)
+    assert (g.cx, g.cy) == pytest.approx((130.0, 90.0))
+    far = np.array([120.0 + 5 * lim, 100.0 - 0.5 * lim])  # x clipped to +lim, y kept
+    g = jitter_crop(box, cfg, br, rng, toward=far)
+    assert (g.cx, g.cy) == pytest.approx((120.0 + lim, 100.0 - 0.5 * lim))
+    # the target keeps its size: the toward-shift changes the centre only
+    g0 = jitter_crop(box, cfg, BranchConfig(size=br.size), rng)
+    assert g.ax == pytest.approx(g0.ax) and g.ay == pytest.approx(g0.ay)
+
+
+def test_processing_uses_distractors_only_when_asked():
+    box = [100.0, 80.0, 40.0, 40.0]
+    img = draw_frame(320, 240, box)
+    b = np.array([box])
+    dis = [np.array([[130.0, 80.0, 40.0, 40.0]])]  # 30 px to the right (47.6 crop px: inside the 64 px range)
+    raw = RawSample([img], b.copy(), [img], b.copy(), test_meta={"distractors": dis})
+    base = dict(normalize="rgb01", template=BranchConfig(size=127))
+    on = TrackingProcessing(ProcessingConfig(**base, search=BranchConfig(size=255, center_jitter=64.0, distractor_prob=1.0)), "pair")
+    off = TrackingProcessing(ProcessingConfig(**base, search=BranchConfig(size=255, center_jitter=0.0)), "pair")
+    side = siamfc_side(np.array(box), 0.5) * 255 / 127
+    sb = on(raw, np.random.default_rng(0))["search_box"].numpy()
+    # crop centred at the distractor (150, 100): the target centre (120, 100) sits 30 px left, in crop px
+    assert sb[0] + sb[2] / 2 == pytest.approx(127.0 - 30.0 * 254 / side, abs=1e-3)
+    assert sb[1] + sb[3] / 2 == pytest.approx(127.0, abs=1e-3)
+    assert np.allclose(_red_bbox(on(raw, np.random.default_rng(0))["search"])[:2], sb[:2], atol=1.5)
+    # negative pairs and configs without distractor_prob ignore the annotation
+    neg = RawSample([img], b.copy(), [img], b.copy(), negative=True, test_meta={"distractors": dis})
+    plain = TrackingProcessing(ProcessingConfig(**base, search=BranchConfig(size=255, center_jitter=64.0)), "pair")
+    np.testing.assert_array_equal(on(neg, np.random.default_rng(0))["search_box"].numpy(),
+                                  plain(neg, np.random.default_rng(0))["search_box"].numpy())
+    assert off(raw, np.random.default_rng(0))["search_box"].numpy()[0] + sb[2] / 2 == pytest.approx(127.0, abs=1e-3)
+
+
+def test_distractor_prob_is_validated():
+    with pytest.raises(Exception, match="distractor_prob"):
+        BranchConfig(distractor_prob=1.5)

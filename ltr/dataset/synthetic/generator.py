@@ -53,6 +53,9 @@ __all__ = [
     "SPLIT_SEEDS",
     "DEFAULT_PARAMS",
     "INI_KEYS",
+    "DISTRACTOR_FILE",
+    "distractor_lines",
+    "scene_distractor_boxes",
     "SyntheticParams",
     "GeneratedSequence",
     "SyntheticError",
@@ -196,7 +199,8 @@ DEFAULT_PARAMS: Dict[str, SyntheticParams] = {
 
 class GeneratedSequence(NamedTuple):
     """One rendered sequence in memory. ``meta`` holds the ``meta_info.ini`` entries (keys :data:`INI_KEYS`)
-    plus per-frame arrays ``cut_by_image`` (uint8), ``visible_fraction`` and ``occluded_fraction`` (float64)."""
+    plus per-frame arrays ``cut_by_image`` (uint8), ``visible_fraction`` and ``occluded_fraction`` (float64), and
+    ``distractor_boxes`` (n, k, 4), the boxes written to :data:`DISTRACTOR_FILE`."""
 
     frames: List[np.ndarray]
     boxes: np.ndarray
@@ -992,6 +996,25 @@ def _render(scene: _Scene, t: int) -> Tuple[np.ndarray, _FrameRecord]:
 # one sequence
 
 
+#: SOTLab extension of the GOT-10k layout: per frame, the xywh boxes of the same-family distractors
+#: (k·4 comma-separated values, an empty line when a sequence has none). Training samplers use it to
+#: draw hard-negative search crops (``BranchConfig.distractor_prob``); GOT-10k readers ignore it.
+DISTRACTOR_FILE = "distractors.txt"
+
+
+def _distractor_boxes(scene: _Scene) -> np.ndarray:
+    """(n, k, 4) boxes of the scene's distractors (behind and in front of the target)."""
+    acts = [a for a in scene.behind + scene.front if a.kind == "distractor"]
+    if not acts:
+        return np.zeros((scene.n, 0, 4))
+    return np.stack([a.boxes for a in acts], axis=1)
+
+
+def distractor_lines(boxes: np.ndarray) -> str:
+    """Text of :data:`DISTRACTOR_FILE` for (n, k, 4) boxes."""
+    return "".join(",".join(_fmt(v) for v in frame.reshape(-1)) + "\n" for frame in np.asarray(boxes))
+
+
 def _labels_and_meta(scene: _Scene, recs: List[_FrameRecord], p: SyntheticParams, name: str,
                      seed_repr: str) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
     boxes = scene.target.boxes
@@ -1048,6 +1071,7 @@ def _labels_and_meta(scene: _Scene, recs: List[_FrameRecord], p: SyntheticParams
         "camera_motion": round(float(info["pan_speed"]), 4),
         # per-frame arrays (not written to the ini)
         "cut_by_image": cut,
+        "distractor_boxes": _distractor_boxes(scene),
         "visible_fraction": vis,
         "occluded_fraction": occf,
     }
@@ -1092,6 +1116,18 @@ def regenerate_sequence(split: str, index: int, seed: Optional[int] = None,
     return generate_sequence(sequence_seed(split, index, seed), p, name=sequence_name(split, index))
 
 
+def scene_distractor_boxes(split: str, index: int, seed: Optional[int] = None,
+                           params: Optional[SyntheticParams] = None) -> np.ndarray:
+    """Distractor boxes (n, k, 4) of sequence ``index`` of a split without rendering it (the scene alone).
+
+    Lets a split generated before :data:`DISTRACTOR_FILE` existed get the file without regenerating its frames."""
+    p = params or DEFAULT_PARAMS.get(split)
+    if p is None:
+        raise SyntheticError(f"unknown synthetic split '{split}'; choose one of {', '.join(SPLITS)}")
+    s = SPLIT_SEEDS[split] if seed is None else int(seed)
+    return _distractor_boxes(_build_scene(_as_seed_sequence(sequence_seed(split, index, s)), p.validate()))
+
+
 def _fmt(v: float) -> str:
     return f"{round(float(v), 4) + 0.0:.4f}"  # + 0.0 turns -0.0 into 0.0
 
@@ -1114,6 +1150,7 @@ def write_sequence(seq_dir: Union[str, Path], seed: Union[int, np.random.SeedSeq
     (d / "absence.label").write_text("".join(f"{int(v)}\n" for v in absence))
     (d / "cover.label").write_text("".join(f"{int(v)}\n" for v in cover))
     (d / "cut_by_image.label").write_text("".join(f"{int(v)}\n" for v in meta["cut_by_image"]))
+    (d / DISTRACTOR_FILE).write_text(distractor_lines(meta["distractor_boxes"]))
     lines = ["[METAINFO]"] + [f"{k}: {meta[k]}" for k in INI_KEYS]
     (d / "meta_info.ini").write_text("\n".join(lines) + "\n")
     return meta
