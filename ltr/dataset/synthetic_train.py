@@ -47,7 +47,8 @@ class SyntheticTrain(Got10kTrain):
         got = self._distractors.get(seq_id)
         if got is not None:
             return got
-        from ltr.dataset.synthetic.generator import DISTRACTOR_FILE, distractor_lines, scene_distractor_boxes
+        from ltr.dataset.synthetic.generator import (DISTRACTOR_FILE, distractor_lines, parse_distractor_lines,
+                                                     scene_distractor_boxes)
 
         d = self.sequence_dir(seq_id)
         f = d / DISTRACTOR_FILE
@@ -61,17 +62,7 @@ class SyntheticTrain(Got10kTrain):
             tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")  # data-loader workers may race here
             tmp.write_text(distractor_lines(rebuilt))
             tmp.replace(f)
-        rows = [ln.strip() for ln in f.read_text().splitlines()]
-        if len(rows) != n:
-            raise ValueError(f"{f}: {len(rows)} lines for {n} frames")
-        try:
-            vals = [np.array([float(v) for v in r.split(",")]) if r else np.zeros(0) for r in rows]
-        except ValueError as e:
-            raise ValueError(f"{f}: {e}") from None
-        k = {v.size for v in vals}
-        if len(k) != 1 or next(iter(k)) % 4:
-            raise ValueError(f"{f}: every line must hold the same number of x,y,w,h boxes")
-        boxes = np.stack(vals).reshape(n, -1, 4)
+        boxes = parse_distractor_lines(f.read_text(), n, str(f))
         self._distractors[seq_id] = boxes
         return boxes
 

@@ -55,6 +55,7 @@ __all__ = [
     "INI_KEYS",
     "DISTRACTOR_FILE",
     "distractor_lines",
+    "parse_distractor_lines",
     "scene_distractor_boxes",
     "SyntheticParams",
     "GeneratedSequence",
@@ -1013,6 +1014,22 @@ def _distractor_boxes(scene: _Scene) -> np.ndarray:
 def distractor_lines(boxes: np.ndarray) -> str:
     """Text of :data:`DISTRACTOR_FILE` for (n, k, 4) boxes."""
     return "".join(",".join(_fmt(v) for v in frame.reshape(-1)) + "\n" for frame in np.asarray(boxes))
+
+
+def parse_distractor_lines(text: str, n: int, where: str) -> np.ndarray:
+    """(n, k, 4) boxes from the text of :data:`DISTRACTOR_FILE` (the inverse of :func:`distractor_lines`);
+    ``where`` (the file) is named in every error."""
+    rows = [ln.strip() for ln in text.splitlines()]
+    if len(rows) != n:
+        raise ValueError(f"{where}: {len(rows)} lines for {n} frames")
+    try:
+        vals = [np.array([float(v) for v in r.split(",")]) if r else np.zeros(0) for r in rows]
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    k = {v.size for v in vals}
+    if len(k) != 1 or next(iter(k)) % 4:
+        raise ValueError(f"{where}: every line must hold the same number of x,y,w,h boxes")
+    return np.stack(vals).reshape(n, -1, 4)
 
 
 def _labels_and_meta(scene: _Scene, recs: List[_FrameRecord], p: SyntheticParams, name: str,
