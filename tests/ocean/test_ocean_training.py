@@ -134,7 +134,7 @@ def test_actor_total_and_detach_switch(detach):
     boxes = torch.tensor([[70.0, 75.0, 50.0, 40.0], [60.0, 60.0, 30.0, 70.0]])
     total, stats = actor.offline_losses(out, boxes, 191)
     # independent recomputation: L_r + 1.2·L_reg + L_o, with the IoU label detached or not
-    t = ocean_targets(boxes, s, 191)
+    t = ocean_targets(boxes, s, 191, radius=cfg.train.labels.radius)
     pos = t["reg_weight"] > 0
     pred = reg.permute(0, 2, 3, 1).reshape(2, -1, 4)
     base = balanced_bce_with_logits(out["cls"], t["cls"]) + 1.2 * iou_loss(pred[pos], t["ltrb"][pos])
