@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
-import torch
 
+from ltr.admin.checkpoint import load_checkpoint
 from ltr.admin.config import config_from_dict, config_to_dict
 from ltr.admin.experiment import load_tracker_config
 from ltr.admin.registry import TRACKERS
@@ -48,7 +48,7 @@ def test_committed_checkpoint_matches_its_recipe(tracker: str, name: str) -> Non
     import tracking.tracker  # noqa: F401  (registers the trackers)
 
     cfg, _ = load_tracker_config(tracker, name)
-    state = torch.load(REPO / "checkpoints" / tracker / f"{name}.pth", map_location="cpu", weights_only=True)
+    state = load_checkpoint(REPO / "checkpoints" / tracker / f"{name}.pth")
     assert state.get("tracker") == tracker, f"checkpoints/{tracker}/{name}.pth was trained for {state.get('tracker')!r}"
     stored: Dict[str, Any] = dict(state["config"])
     stored.pop("weights", None)
