@@ -306,8 +306,14 @@ class TrainConfig:
     num_workers: int = 2
     #: base seed; per-rank and per-worker seeds are derived from it (None: use the experiment's ``seed``)
     seed: Optional[int] = None
-    #: automatic mixed precision (CUDA only; ignored with a warning on CPU)
+    #: mixed precision: the network's forward under autocast, losses in float32 (ltr/trainers/precision.py).
+    #: CUDA: float16 with loss scaling; CPU: bfloat16 where oneDNN has native kernels (AVX512-BF16/AMX),
+    #: else float32 with a warning
     amp: bool = False
+    #: autocast dtype: auto (float16 on CUDA, bfloat16 on CPU), float16 (CUDA only) or bfloat16
+    amp_dtype: Literal["auto", "float16", "bfloat16"] = "auto"
+    #: run the network in channels-last memory format (faster oneDNN convolutions on CPU, tensor cores on CUDA)
+    channels_last: bool = False
     #: clip the global gradient norm to this value (None = no clipping)
     grad_clip: Optional[float] = None
     #: skip the optimiser step when the loss is NaN/Inf or larger than this (pysot/TracKit: 1e4); None = never skip

@@ -18,14 +18,13 @@ maps names to floats or 0-d tensors (logged per term).  The actor must use
 
 Features: stages, freezing/unfreezing by epoch (frozen BN kept in eval mode
 unless ``freeze.bn_eval_frozen: false``), per-group LR, gradient clipping,
-loss-based step skipping, AMP on CUDA, DDP, atomic checkpoints with exact
+loss-based step skipping, mixed precision (float16 on CUDA, bfloat16 on CPUs that have it), DDP, atomic checkpoints with exact
 resume (also mid-epoch), TensorBoard + text log + tqdm.
 """
 from __future__ import annotations
 
 import time
 import warnings
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -40,6 +39,7 @@ from ltr.data.loader import make_loader
 
 from . import distributed as D
 from .logger import TrainLogger
+from .precision import autocast_forward, resolve_amp_dtype
 from .optim import (TrainableRule, apply_trainable, build_optimizer, frozen_bn_modules, lr_at, set_frozen_bn_eval,
                     set_lr)
 
@@ -104,10 +104,13 @@ class Trainer:
         if self.cfg.batch_size % self.world_size:
             raise ValueError(f"train.batch_size={self.cfg.batch_size} must be divisible by the number of processes "
                              f"({self.world_size}); it is the global batch")
-        self.amp = bool(self.cfg.amp and self.device.type == "cuda")
-        if self.cfg.amp and not self.amp:
-            warnings.warn("train.amp is only used on CUDA; training in float32")
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        # mixed precision: the network's forward runs under autocast, losses stay float32 (see precision.py)
+        self.amp_dtype = resolve_amp_dtype(bool(self.cfg.amp), getattr(self.cfg, "amp_dtype", "auto"), self.device)
+        self.amp = self.amp_dtype is not None
+        if self.amp or self.cfg.channels_last:
+            autocast_forward(self.net, self.device.type, self.amp_dtype, channels_last=bool(self.cfg.channels_last))
+        use_scaler = self.amp and self.amp_dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(self.device.type if use_scaler else "cuda", enabled=use_scaler)
         self.stages: List[StageConfig] = self.cfg.resolved_stages()
         self._stage_start = [0]
         for st in self.stages:
@@ -203,7 +206,7 @@ class Trainer:
             "format": FORMAT_VERSION,
             "net": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
             "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
-            "scaler": self.scaler.state_dict() if self.amp else None,
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "scheduler": {"stage": self.locate(min(s.epoch, self.total_epochs - 1))[0], "epoch": s.epoch},
             "epoch": s.epoch,
             "iteration": s.iteration,
@@ -251,7 +254,7 @@ class Trainer:
                 except (ValueError, KeyError) as e:
                     raise CheckpointError(f"{path}: optimiser state does not match the configured parameter groups "
                                           f"(config changed since the checkpoint?): {e}") from None
-        if self.amp and ck.get("scaler"):
+        if self.scaler.is_enabled() and ck.get("scaler"):
             self.scaler.load_state_dict(ck["scaler"])
         ranks = ck.get("rng_ranks") or []
         if len(ranks) == self.world_size:
@@ -282,7 +285,7 @@ class Trainer:
             torch.manual_seed(self.seed * 1000 + 17 + self.rank)
         self.log.info(f"training {self.meta.get('tracker', '')}/{self.meta.get('config_name', '')}: {self.total_epochs} epochs, "
                       f"{self.iters_per_epoch()} iterations/epoch, global batch {self.cfg.batch_size} on {self.world_size} "
-                      f"process(es), device {self.device}, amp={self.amp}")
+                      f"process(es), device {self.device}, amp={self.amp_dtype if self.amp else False}")
         try:
             while self.state.epoch < self.total_epochs:
                 self._train_epoch()
@@ -328,9 +331,7 @@ class Trainer:
             if stage.schedule.per_iter:
                 set_lr(self.optimizer, self._lr(s, e + it / n_iters))
             batch = move_to_device(batch, self.device)
-            ctx = torch.autocast(device_type="cuda", dtype=torch.float16) if self.amp else nullcontext()
-            with ctx:
-                loss, stats = self.ddp_module(batch)
+            loss, stats = self.ddp_module(batch)
             if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
                 raise TypeError(f"actor {type(self.actor).__name__} must return (scalar loss tensor, stats dict)")
             self.scaler.scale(loss).backward()
