@@ -16,7 +16,8 @@ for spec in ${SOTLAB_DEMO_TRACKERS:-siamcar:tiny ocean:tiny ncc:default}; do
     echo "[sotlab] skipping $spec (no configs/$trk/$cfg.yaml)"; continue
   fi
   echo "[sotlab] tracking synthetic test split with $trk $cfg"
-  "$PY" tracking/run_tracker.py "$trk" "$cfg" --dataset synthetic --threads "$THREADS"
+  # --archive-stale: results left by an older config (e.g. before a git pull) are moved aside, not mixed in
+  "$PY" tracking/run_tracker.py "$trk" "$cfg" --dataset synthetic --threads "$THREADS" --archive-stale
   RESULTS+=("$trk:$cfg")
 done
 "$PY" tracking/analyze.py --results "${RESULTS[@]}" --dataset synthetic --out "${SOTLAB_WORKSPACE:-$ROOT/workspace}/demo"

@@ -2,7 +2,7 @@
 
     python tracking/run_tracker.py TRACKER CONFIG --dataset NAME [--sequence NAME[,NAME..]]
         [--threads N] [--runid K] [--debug] [--set key=value ...] [--gpus 0,1]
-        [--results-dir DIR] [--force]
+        [--results-dir DIR] [--force] [--archive-stale]
 
 Results go to ``<workspace>/results/<tracker>/<config>[_<runid:03d>]/<dataset>/`` in the
 benchmark's official format; finished sequences are skipped on a re-run.  Exit status:
@@ -61,6 +61,9 @@ def build_parser(with_registry: bool = True) -> argparse.ArgumentParser:
     ap.add_argument("--gpus", type=_int_list, default=None, help="GPU indices to spread workers over (default: all visible)")
     ap.add_argument("--results-dir", type=Path, default=None, help="results root (default: <workspace>/results)")
     ap.add_argument("--force", action="store_true", help="re-run sequences that are already finished")
+    ap.add_argument("--archive-stale", action="store_true",
+                    help="results of another config or dataset version in the run folder: move them to "
+                         "<folder>.stale-<i> and start afresh instead of stopping")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     return ap
 
@@ -80,7 +83,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         report = run_tracker(
             args.tracker, args.config, args.dataset, sequences=seqs, threads=args.threads, runid=args.runid,
             debug=args.debug, overrides=args.overrides, gpus=args.gpus, results_dir=args.results_dir,
-            force=args.force, progress=not args.no_progress,
+            force=args.force, progress=not args.no_progress, archive_stale=args.archive_stale,
         )
     except (ConfigError, RegistryError, SettingsError, RunnerError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -253,3 +253,48 @@ def test_pack_got10k_and_trackingnet(tmp_path):
     with zipfile.ZipFile(pack_trackingnet(tn, tmp_path / "t.zip")) as zf:
         assert zf.namelist() == ["abc.txt"]
         np.testing.assert_allclose(np.loadtxt(zf.open("abc.txt"), delimiter=","), runs[(0, "s1")][0], atol=5e-5)
+
+
+def test_keys_added_to_the_schema_later_do_not_orphan_results(kit, tmp_path, capsys):
+    """A stored run_config.yaml without a key the schema gained later still matches when the new key is at
+    its default (the old run had that behaviour), and not when it is set to something else."""
+    import yaml
+
+    from ltr.admin.config import config_to_dict
+    from ltr.admin.registry import TRACKERS
+    from tracking.run_tracker import main
+
+    base = ["ncc", "default", "--dataset", "evalkit", "--results-dir", str(tmp_path), "--no-progress",
+            "--sequence", "seq_a"]
+    assert main(base) == 0
+    path = tmp_path / "ncc" / "default" / "evalkit" / "run_config.yaml"
+    info = yaml.safe_load(path.read_text())
+    defaults = config_to_dict(TRACKERS.meta("ncc")["config"]())["track"]
+    key = next(k for k, v in info["config"]["track"].items() if k in defaults and defaults[k] == v
+               and isinstance(v, (int, float)) and not isinstance(v, bool))
+    del info["config"]["track"][key]  # as if the run predates the key
+    path.write_text(yaml.safe_dump(info, sort_keys=False))
+    assert main(base) == 0
+    assert main(base + ["--set", f"track.{key}={defaults[key] * 2 + 1}"]) == 2
+    assert f"first difference at 'track.{key}'" in capsys.readouterr().err
+
+
+def test_archive_stale_moves_results_of_another_config_aside(kit, tmp_path, capsys):
+    from tracking.run_tracker import main
+
+    base = ["ncc", "default", "--dataset", "evalkit", "--results-dir", str(tmp_path), "--no-progress",
+            "--sequence", "seq_a"]
+    assert main(base) == 0
+    run = tmp_path / "ncc" / "default" / "evalkit"
+    first = (run / "seq_a" / "seq_a_001.txt").read_text() if (run / "seq_a" / "seq_a_001.txt").is_file() else None
+    files = sorted(p.relative_to(run) for p in run.rglob("*") if p.is_file())
+    assert main(base + ["--set", "track.window_influence=0.3", "--archive-stale"]) == 0
+    assert "moved them to" in capsys.readouterr().err
+    old = run.with_name("evalkit.stale-1")
+    assert sorted(p.relative_to(old) for p in old.rglob("*") if p.is_file()) == files  # nothing lost
+    assert "window_influence: 0.3" in (run / "run_config.yaml").read_text()
+    if first is not None:
+        assert (old / "seq_a" / "seq_a_001.txt").read_text() == first
+    # same config again: results are reused, nothing more is archived
+    assert main(base + ["--set", "track.window_influence=0.3", "--archive-stale"]) == 0
+    assert not run.with_name("evalkit.stale-2").exists()

@@ -457,23 +457,52 @@ def run_sequences(spec: RunSpec, sequences: Seq[Sequence], threads: int = 1,
 # --------------------------------------------------------------------------- CLI-level entry
 
 
-def _first_difference(a: Any, b: Any, path: str = "") -> Optional[str]:
+def _first_difference(a: Any, b: Any, path: str = "", defaults: Any = None) -> Optional[str]:
+    """First dotted key where the stored config ``a`` and the new one ``b`` differ, else None.
+
+    A key that only ``b`` has and whose value equals its schema default (``defaults``) is not a difference:
+    it was added to the schema after the stored run, which therefore ran with that default's behaviour.
+    """
     if isinstance(a, dict) and isinstance(b, dict):
+        dflt = defaults if isinstance(defaults, dict) else {}
         for k in sorted(set(a) | set(b)):
+            if k not in a and k in b and k in dflt and dflt[k] == b[k]:
+                continue
             if k not in a or k not in b:
                 return f"{path}{k}"
-            d = _first_difference(a[k], b[k], f"{path}{k}.")
+            d = _first_difference(a[k], b[k], f"{path}{k}.", dflt.get(k))
             if d:
                 return d
         return None
     return None if a == b else path.rstrip(".") or "<root>"
 
 
-def _write_run_config(out_dir: Path, info: Dict[str, Any]) -> None:
-    """Store the resolved config next to the results; refuse to mix results of different configs."""
+def _archive(out_dir: Path) -> Path:
+    """Rename a results folder to the first free ``<name>.stale-<i>`` beside it (nothing is deleted)."""
+    i = 1
+    while (dest := out_dir.with_name(f"{out_dir.name}.stale-{i}")).exists():
+        i += 1
+    out_dir.rename(dest)
+    return dest
+
+
+def _write_run_config(out_dir: Path, info: Dict[str, Any], schema_defaults: Optional[Dict[str, Any]] = None,
+                      archive_stale: bool = False) -> None:
+    """Store the resolved config next to the results; refuse to mix results of different configs.
+
+    ``schema_defaults``: the config class's defaults, so keys added to the schema later (at their default)
+    do not orphan existing results. ``archive_stale``: instead of refusing, move results of another config
+    or dataset version aside to ``<dir>.stale-<i>`` and start afresh (the demo's choice: it must always run)."""
     from tracking.evaluation.results import atomic_write_text
 
     path = out_dir / RUN_CONFIG_FILE
+    if path.is_file() and archive_stale:
+        try:
+            _write_run_config(out_dir, info, schema_defaults)
+            return
+        except RunnerError as e:
+            dest = _archive(out_dir)
+            print(f"note: {str(e).split('. Use another')[0]}; moved them to {dest}", file=sys.stderr)
     if path.is_file():
         try:
             old = yaml.safe_load(path.read_text()) or {}
@@ -486,7 +515,7 @@ def _write_run_config(out_dir: Path, info: Dict[str, Any]) -> None:
                 f"(it was regenerated: {was[:12]} -> {now[:12]}). Use another --runid or --results-dir, or delete "
                 f"{out_dir}."
             )
-        diff = _first_difference(old.get("config"), info["config"])
+        diff = _first_difference(old.get("config"), info["config"], defaults=schema_defaults)
         if diff is not None:
             raise RunnerError(
                 f"{path}: existing results were produced with a different configuration "
@@ -546,7 +575,8 @@ def select_sequences(seqs: SequenceList, names: Optional[Seq[str]], dataset: str
 def run_tracker(tracker: str, config: str, dataset: str, *, sequences: Optional[Seq[str]] = None,
                 threads: int = 1, runid: Optional[int] = None, debug: bool = False,
                 overrides: Seq[str] = (), gpus: Optional[Seq[int]] = None,
-                results_dir: Optional[Path] = None, force: bool = False, progress: bool = True) -> RunReport:
+                results_dir: Optional[Path] = None, force: bool = False, progress: bool = True,
+                archive_stale: bool = False) -> RunReport:
     """Resolve names through the registries and settings, then :func:`run_sequences`."""
     from ltr.admin.experiment import load_tracker_config
     from ltr.admin.registry import TRACKERS
@@ -572,7 +602,7 @@ def run_tracker(tracker: str, config: str, dataset: str, *, sequences: Optional[
         "dataset_version": dataset_version(seqs),
         "result_format": fmt,
         "config": config_to_dict(cfg),
-    })
+    }, schema_defaults=config_to_dict(type(cfg)()), archive_stale=archive_stale)
     debug_dir = out_dir.parent / f"{dataset}_debug" if debug else None
     spec = RunSpec(tracker=tracker, config_name=config_name, cfg=cfg, tracker_ref=TrackerRef.of(tracker_cls),
                    dataset=dataset, out_dir=out_dir, fmt=fmt, runid=runid, debug_dir=debug_dir)

@@ -143,6 +143,11 @@ class SiamCARTrackConfig:
     fix_clip_off_by_one: bool = True
     #: smallest box side kept in the state (official HEAD: 0, C1: 10); > 0 keeps crops well defined
     min_size: float = 1.0
+    #: crop geometry: ``official`` = pysot's rounded-corner window resized from round(side) pixels and the
+    #: official inference grid offset (31 for 255/25, one less than training's 32; parity); ``exact`` = the
+    #: training pipeline's affine crop and the training grid offset, for models trained with SOTLab's
+    #: processing (tracking then sees exactly the geometry the network was trained on)
+    crop: Literal["official", "exact"] = "official"
 
     def validate(self) -> None:
         for k in ("lr", "window_lr"):

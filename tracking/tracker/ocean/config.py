@@ -83,6 +83,10 @@ class OceanTrackConfig:
     ratio: float = 0.94
     #: TracKit smooths the size twice (new = old + λ²·Δ); False: new = old + λ·Δ
     double_size_smoothing: bool = True
+    #: crop geometry: ``official`` = TracKit's rounded-corner window resized from round(side) pixels (parity);
+    #: ``exact`` = the training pipeline's affine crop (target exactly at the crop centre), for models trained
+    #: with SOTLab's processing, which removes a ~1 px bias of the official crop (see get_subwindow_exact)
+    crop: Literal["official", "exact"] = "official"
     #: clamps after each frame: centre inside the image, size in [min_size, image size]
     min_size: float = 10.0
     #: SOTLab extension, off (0) in every official config: when p_cls at the chosen peak is below this,

@@ -25,6 +25,7 @@ from tracking.tracker.siamese_utils import (
     context_size,
     ensure_rgb,
     get_subwindow,
+    get_subwindow_exact,
     hanning_window,
     python2round,
     sync_device,
@@ -83,18 +84,24 @@ def decode_and_select(
     window: np.ndarray,
     p: Any,
     online_score: Optional[np.ndarray] = None,
+    centre: Optional[float] = None,
 ) -> Dict[str, Any]:
     """TracKit ``Ocean.update`` on numpy maps (float64 maths like the official numpy code).
+
+    ``centre`` is the crop pixel the previous position maps to (TracKit: ``search_size // 2``).
 
     ``cls_score`` (S×S) is the fused probability, ``reg`` (4×S×S) ltrb in crop px, ``pos``/``sz`` the
     previous centre/size in frame px. Returns the new (unclamped) ``pos``/``sz``, the peak, λ and maps.
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _decode_and_select(cls_score, reg, pos, sz, scale_z, search_size, stride, window, p, online_score)
+        return _decode_and_select(cls_score, reg, pos, sz, scale_z, search_size, stride, window, p, online_score,
+                                  centre)
 
 
-def _decode_and_select(cls_score, reg, pos, sz, scale_z, search_size, stride, window, p, online_score):
+def _decode_and_select(cls_score, reg, pos, sz, scale_z, search_size, stride, window, p, online_score,
+                       centre=None):
     s = cls_score.shape[-1]
+    centre = search_size // 2 if centre is None else centre  # crop pixel of the previous position
     g = stride * (np.arange(s, dtype=np.float64) - s // 2) + search_size // 2
     gx, gy = g[None, :], g[:, None]
     x1, y1 = gx - reg[0], gy - reg[1]
@@ -111,7 +118,7 @@ def _decode_and_select(cls_score, reg, pos, sz, scale_z, search_size, stride, wi
         pscore = p.online_ratio * o + (1 - p.online_ratio) * pscore
     r, c = np.unravel_index(int(np.argmax(pscore)), pscore.shape)
     bx1, by1, bx2, by2 = x1[r, c], y1[r, c], x2[r, c], y2[r, c]
-    diff = np.array([(bx1 + bx2) / 2 - search_size // 2, (by1 + by2) / 2 - search_size // 2]) / scale_z
+    diff = np.array([(bx1 + bx2) / 2 - centre, (by1 + by2) / 2 - centre]) / scale_z
     pred_wh = np.array([bx2 - bx1, by2 - by1]) / scale_z
     lr = float(penalty[r, c] * cls_score[r, c] * p.lr)
     res = pred_wh * lr + (1 - lr) * sz
@@ -198,8 +205,12 @@ class OceanTracker(BaseTracker):
         self.lost = False
         bgr = rgb[:, :, ::-1]
         self.avg_chans = bgr.reshape(-1, 3).mean(axis=0)
-        s_z = round(context_size(w, h, self.p.context_amount))
-        z = get_subwindow(bgr, self.pos, self.p.exemplar_size, s_z, self.avg_chans, corner="trackit")
+        if self.p.crop == "exact":
+            z, _ = get_subwindow_exact(bgr, self.pos, self.p.exemplar_size, context_size(w, h, self.p.context_amount),
+                                       self.avg_chans)
+        else:
+            s_z = round(context_size(w, h, self.p.context_amount))
+            z = get_subwindow(bgr, self.pos, self.p.exemplar_size, s_z, self.avg_chans, corner="trackit")
         with torch.inference_mode():
             self.template_state = self.net.template(self._to_tensor(z))
         self.frame_num = 1
@@ -219,7 +230,12 @@ class OceanTracker(BaseTracker):
         s_z = context_size(self.sz[0], self.sz[1], self.p.context_amount)
         scale_z = self.p.exemplar_size / s_z
         s_x = s_z + 2 * ((self.search_size - self.p.exemplar_size) / 2) / scale_z
-        x = get_subwindow(bgr, self.pos, self.search_size, int(python2round(s_x)), self.avg_chans, corner="trackit")
+        centre = None
+        if self.p.crop == "exact":
+            x, scale_z = get_subwindow_exact(bgr, self.pos, self.search_size, s_x, self.avg_chans)
+            centre = (self.search_size - 1) / 2.0
+        else:
+            x = get_subwindow(bgr, self.pos, self.search_size, int(python2round(s_x)), self.avg_chans, corner="trackit")
         xt = self._to_tensor(x)
         t1 = time.perf_counter()
         online_score = self.online.score(rgb) if self.online is not None else None
@@ -236,7 +252,7 @@ class OceanTracker(BaseTracker):
             reg = out["reg"][0].float().cpu().numpy()
         t4 = time.perf_counter()
         sel = decode_and_select(cls, reg, self.pos, self.sz, scale_z, self.search_size, self.stride,
-                                self.window, self.p, online_score)
+                                self.window, self.p, online_score, centre)
         pos, sz = sel["pos"], sel["sz"]
         self.lost = sel["score"] < self.p.lost_threshold
         if self.lost:

@@ -42,13 +42,17 @@ class Geometry:
     stride: int = 8
     score_size: int = 25
     upsample_size: Optional[int] = None
+    #: patch coordinate of score cell 0; None = the official inference offset (score_offset)
+    grid_offset: Optional[float] = None
 
     @property
     def up(self) -> int:
         return self.upsample_size or (self.score_size - 1) * self.stride + 1
 
     @property
-    def offset(self) -> int:
+    def offset(self) -> float:
+        if self.grid_offset is not None:
+            return self.grid_offset
         return score_offset(self.search_size, self.score_size, self.stride)
 
     @property

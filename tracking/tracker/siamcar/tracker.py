@@ -21,7 +21,8 @@ import torch
 from ltr.admin.registry import NETWORKS, TRACKERS
 from ltr.models.siamcar.config import SiamCARConfig
 from tracking.tracker.base import BaseTracker, TrackOutput
-from tracking.tracker.siamese_utils import context_size, ensure_rgb, get_subwindow, hanning_window, sync_device
+from tracking.tracker.siamese_utils import (context_size, ensure_rgb, get_subwindow, get_subwindow_exact, hanning_window,
+                                           sync_device)
 
 from .postprocess import Geometry, postprocess
 
@@ -39,7 +40,14 @@ class SiamCARTracker(BaseTracker):
             self.net = net
         self.torch_device = torch.device(device)
         m, t = cfg.model, cfg.track
-        self.geom = Geometry(m.template_size, m.search_size, m.stride, m.score_size(), t.upsample_size)
+        grid = None
+        if t.crop == "exact":  # the grid the network was trained on (ltr/actors/siamcar.py)
+            from ltr.actors.siamcar import training_grid_offset
+
+            lo = getattr(getattr(cfg, "train", None), "loss", None)
+            grid = getattr(lo, "grid_offset", None)
+            grid = float(grid) if grid is not None else training_grid_offset(m.search_size, m.score_size(), m.stride)
+        self.geom = Geometry(m.template_size, m.search_size, m.stride, m.score_size(), t.upsample_size, grid)
         self.window = hanning_window(self.geom.score_size)
         self.zf = None
         self.center = np.zeros(2)
@@ -81,8 +89,12 @@ class SiamCARTracker(BaseTracker):
         self.center = np.array([box[0] + box[2] / 2.0, box[1] + box[3] / 2.0], dtype=np.float64)
         self.size = np.array([w, h], dtype=np.float64)
         self.channel_average = np.mean(image, axis=(0, 1))
-        s_z = round(context_size(w, h, self.cfg.track.context_amount))
-        z = get_subwindow(image, self.center, self.geom.template_size, max(1, s_z), self.channel_average)
+        if self.cfg.track.crop == "exact":
+            z, _ = get_subwindow_exact(image, self.center, self.geom.template_size,
+                                       context_size(w, h, self.cfg.track.context_amount), self.channel_average)
+        else:
+            s_z = round(context_size(w, h, self.cfg.track.context_amount))
+            z = get_subwindow(image, self.center, self.geom.template_size, max(1, s_z), self.channel_average)
         with torch.inference_mode():
             self.zf = self.net.template(self._to_tensor(z))
         self.frame_num = 0
@@ -103,7 +115,10 @@ class SiamCARTracker(BaseTracker):
         s_z = context_size(w, h, cfg.context_amount)
         scale_z = self.geom.template_size / s_z
         s_x = s_z * (self.geom.search_size / self.geom.template_size)
-        x = get_subwindow(image, self.center, self.geom.search_size, max(1, round(s_x)), self.channel_average)
+        if cfg.crop == "exact":
+            x, scale_z = get_subwindow_exact(image, self.center, self.geom.search_size, s_x, self.channel_average)
+        else:
+            x = get_subwindow(image, self.center, self.geom.search_size, max(1, round(s_x)), self.channel_average)
         xt = self._to_tensor(x)
         self._last_x = xt
         sync_device(self.torch_device)
@@ -137,7 +152,7 @@ class SiamCARTracker(BaseTracker):
         result: TrackOutput = {"box": np.array([cx - nw / 2.0, cy - nh / 2.0, nw, nh]), "score": float(res["score"])}
         if self.debug:
             dbg = {k: v for k, v in res["maps"].items()}
-            dbg["search_crop"] = x
+            dbg["search_crop"] = x if x.dtype == np.uint8 else np.clip(np.rint(x), 0, 255).astype(np.uint8)
             result["debug"] = dbg
             result["info"] = res["info"]
         return result
