@@ -18,13 +18,13 @@ maps names to floats or 0-d tensors (logged per term).  The actor must use
 
 Features: stages, freezing/unfreezing by epoch (frozen BN kept in eval mode
 unless ``freeze.bn_eval_frozen: false``), per-group LR, gradient clipping,
-loss-based step skipping, mixed precision (float16 on CUDA, bfloat16 on CPUs that have it), DDP, atomic checkpoints with exact
-resume (also mid-epoch), TensorBoard + text log + tqdm.
+loss-based step skipping, mixed precision (float16 on CUDA, bfloat16 on CPUs
+that have it) and channels-last, DDP, atomic checkpoints with exact resume
+(also mid-epoch), TensorBoard + text log + tqdm.
 """
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
