@@ -18,7 +18,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-__all__ = ["cpu_bf16_supported", "resolve_amp_dtype", "autocast_forward", "to_float32"]
+__all__ = ["cpu_bf16_supported", "resolve_amp_dtype", "wrap_forward", "to_float32"]
 
 
 def cpu_bf16_supported() -> bool:
@@ -75,7 +75,7 @@ def _channels_last(x: Any) -> Any:
     return x
 
 
-def autocast_forward(net: nn.Module, device_type: str, dtype: Optional[torch.dtype],
+def wrap_forward(net: nn.Module, device_type: str, dtype: Optional[torch.dtype],
                      channels_last: bool = False) -> nn.Module:
     """Make ``net(...)`` run under autocast (``dtype`` None: no autocast) and return float32 outputs, and
     optionally run it in channels-last memory format (parameters and 4-D inputs); in place, returns ``net``.

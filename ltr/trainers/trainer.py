@@ -39,7 +39,7 @@ from ltr.data.loader import make_loader
 
 from . import distributed as D
 from .logger import TrainLogger
-from .precision import autocast_forward, resolve_amp_dtype
+from .precision import wrap_forward, resolve_amp_dtype
 from .optim import (TrainableRule, apply_trainable, build_optimizer, frozen_bn_modules, lr_at, set_frozen_bn_eval,
                     set_lr)
 
@@ -108,7 +108,7 @@ class Trainer:
         self.amp_dtype = resolve_amp_dtype(bool(self.cfg.amp), getattr(self.cfg, "amp_dtype", "auto"), self.device)
         self.amp = self.amp_dtype is not None
         if self.amp or self.cfg.channels_last:
-            autocast_forward(self.net, self.device.type, self.amp_dtype, channels_last=bool(self.cfg.channels_last))
+            wrap_forward(self.net, self.device.type, self.amp_dtype, channels_last=bool(self.cfg.channels_last))
         use_scaler = self.amp and self.amp_dtype == torch.float16
         self.scaler = torch.amp.GradScaler(self.device.type if use_scaler else "cuda", enabled=use_scaler)
         self.stages: List[StageConfig] = self.cfg.resolved_stages()

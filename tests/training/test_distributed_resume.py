@@ -15,8 +15,7 @@ import yaml
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from _training_fixtures import (ddp_worker, direct_trainer, make_got10k, net_state, register_tiny, tiny_config,  # noqa: E402
-                                unregister_tiny)
+from _training_fixtures import ddp_worker, direct_trainer, net_state, tiny_config  # noqa: E402
 
 from ltr.admin.checkpoint import list_checkpoints
 from ltr.admin.experiment import load_tracker_config
@@ -24,11 +23,7 @@ from ltr.data.loader import make_loader
 from ltr.trainers.builder import build_samplers, build_trainer, make_processing
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _tiny_registered():
-    register_tiny()
-    yield
-    unregister_tiny()
+pytestmark = pytest.mark.usefixtures("tiny_registered")
 
 
 @pytest.fixture(autouse=True)
@@ -37,13 +32,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def got_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("got")
-    make_got10k(root, "train", nseq=3, nframes=8)
-    return root
 
 
 def _free_port() -> int:

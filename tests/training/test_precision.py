@@ -10,25 +10,14 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _training_fixtures import TinyActor, TinyNet, make_got10k, net_state, register_tiny, tiny_config, unregister_tiny  # noqa: E402
+from _training_fixtures import TinyActor, TinyNet, net_state, tiny_config  # noqa: E402
 
 from ltr.trainers import precision as P  # noqa: E402
 from ltr.trainers.builder import build_samplers, make_processing  # noqa: E402
 from ltr.trainers.trainer import Trainer  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _tiny_registered():
-    register_tiny()
-    yield
-    unregister_tiny()
-
-
-@pytest.fixture(scope="module")
-def got_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("got")
-    make_got10k(root, "train", nseq=3, nframes=8)
-    return root
+pytestmark = pytest.mark.usefixtures("tiny_registered")
 
 
 def test_to_float32_casts_reduced_floats_only():
@@ -53,14 +42,14 @@ class _ConvHead(nn.Module):
         return {"score": y.mean((2, 3)), "raw": y}
 
 
-def test_autocast_forward_runs_the_network_in_bf16_and_returns_float32():
+def test_wrap_forward_runs_the_network_in_bf16_and_returns_float32():
     torch.manual_seed(0)
     net = _ConvHead()
     x = torch.randn(2, 3, 12, 12)
     ref = net(x)
     assert net.seen == [torch.float32]
-    P.autocast_forward(net, "cpu", torch.bfloat16)
-    P.autocast_forward(net, "cpu", torch.bfloat16)  # idempotent: still one autocast layer, same original forward
+    P.wrap_forward(net, "cpu", torch.bfloat16)
+    P.wrap_forward(net, "cpu", torch.bfloat16)  # idempotent: still one autocast layer, same original forward
     out = net(x)
     assert net.seen[-1] == torch.bfloat16  # the convolution ran in bfloat16
     assert out["raw"].dtype == torch.float32 and out["score"].dtype == torch.float32
@@ -129,7 +118,7 @@ def test_channels_last_forward_equals_the_plain_forward():
     net = _ConvHead()
     x = torch.randn(2, 3, 12, 12)
     ref = net(x)
-    P.autocast_forward(net, "cpu", None, channels_last=True)
+    P.wrap_forward(net, "cpu", None, channels_last=True)
     assert net.conv.weight.is_contiguous(memory_format=torch.channels_last)
     out = net(x)
     assert out["raw"].is_contiguous(memory_format=torch.channels_last)  # the conv really ran channels-last

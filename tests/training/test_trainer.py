@@ -10,8 +10,7 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _training_fixtures import (TinyActor, TinyModel, TinyNet, make_got10k, net_state, register_tiny, tiny_config,  # noqa: E402
-                                unregister_tiny)
+from _training_fixtures import TinyActor, TinyModel, TinyNet, make_got10k, net_state, tiny_config  # noqa: E402
 
 from ltr.admin.checkpoint import (CheckpointError, build_network_from_checkpoint, list_checkpoints, load_checkpoint,
                                   load_network_weights, save_checkpoint)
@@ -21,11 +20,7 @@ from ltr.trainers.optim import lr_at, param_groups
 from ltr.trainers.trainer import Trainer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _tiny_registered():
-    register_tiny()
-    yield
-    unregister_tiny()
+pytestmark = pytest.mark.usefixtures("tiny_registered")
 
 
 @pytest.fixture(autouse=True)
@@ -34,13 +29,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
-def got_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("got")
-    make_got10k(root, "train", nseq=3, nframes=8)
-    return root
 
 
 # --------------------------------------------------------------------------- schedules

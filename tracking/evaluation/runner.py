@@ -486,6 +486,22 @@ def _archive(out_dir: Path) -> Path:
     return dest
 
 
+def _stale_reason(path: Path, info: Dict[str, Any], schema_defaults: Optional[Dict[str, Any]]) -> Optional[str]:
+    """Why the results beside ``path`` (a stored run config) cannot be continued with ``info``; None if they can."""
+    try:
+        old = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError:
+        old = {}
+    was, now = old.get("dataset_version"), info.get("dataset_version")
+    if was and now and was != now:
+        return (f"existing results were produced on another version of dataset '{info.get('dataset')}' "
+                f"(it was regenerated: {was[:12]} -> {now[:12]})")
+    diff = _first_difference(old.get("config"), info["config"], defaults=schema_defaults)
+    if diff is not None:
+        return f"existing results were produced with a different configuration (first difference at '{diff}')"
+    return None
+
+
 def _write_run_config(out_dir: Path, info: Dict[str, Any], schema_defaults: Optional[Dict[str, Any]] = None,
                       archive_stale: bool = False) -> None:
     """Store the resolved config next to the results; refuse to mix results of different configs.
@@ -496,32 +512,14 @@ def _write_run_config(out_dir: Path, info: Dict[str, Any], schema_defaults: Opti
     from tracking.evaluation.results import atomic_write_text
 
     path = out_dir / RUN_CONFIG_FILE
-    if path.is_file() and archive_stale:
-        try:
-            _write_run_config(out_dir, info, schema_defaults)
-            return
-        except RunnerError as e:
-            dest = _archive(out_dir)
-            print(f"note: {str(e).split('. Use another')[0]}; moved them to {dest}", file=sys.stderr)
     if path.is_file():
-        try:
-            old = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError:
-            old = {}
-        was, now = old.get("dataset_version"), info.get("dataset_version")
-        if was and now and was != now:
-            raise RunnerError(
-                f"{path}: existing results were produced on another version of dataset '{info.get('dataset')}' "
-                f"(it was regenerated: {was[:12]} -> {now[:12]}). Use another --runid or --results-dir, or delete "
-                f"{out_dir}."
-            )
-        diff = _first_difference(old.get("config"), info["config"], defaults=schema_defaults)
-        if diff is not None:
-            raise RunnerError(
-                f"{path}: existing results were produced with a different configuration "
-                f"(first difference at '{diff}'). Use another --runid or --results-dir, or delete {out_dir}."
-            )
-        return
+        why = _stale_reason(path, info, schema_defaults)
+        if why is None:
+            return
+        if not archive_stale:
+            raise RunnerError(f"{path}: {why}. Use another --runid or --results-dir, or delete {out_dir}.")
+        dest = _archive(out_dir)
+        print(f"note: {path}: {why}; moved them to {dest}", file=sys.stderr)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, yaml.safe_dump(info, sort_keys=False))
 

@@ -14,6 +14,8 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
+from ltr.data.processing import crop_affine  # the one definition of the training crop geometry
+
 __all__ = [
     "context_size",
     "get_subwindow",
@@ -159,8 +161,6 @@ def get_subwindow_exact(
     trained by SOTLab sees exact crops, so tracking with the same geometry removes that bias. Returns the
     float32 crop (channel order of ``image``) and the scale (crop px per frame px).
     """
-    from ltr.data.processing import crop_affine  # the one definition of the training geometry
-
     if not (side > 0 and math.isfinite(side)):
         raise ValueError(f"get_subwindow_exact: crop side must be a finite number > 0, got {side}")
     cx, cy, side = float(pos[0]), float(pos[1]), float(side)
