@@ -127,7 +127,7 @@ def test_cli_table_markdown_json_and_plots(kit, tmp_path, capsys):
                  "--out", str(out)]) == 0
     text = capsys.readouterr().out
     header = next(l for l in text.splitlines() if l.startswith("Tracker"))
-    assert header.split() == ["Tracker", "AUC", "P", "NP", "OP50", "OP75", "FPS"]
+    assert header.split() == ["Tracker", "AUC", "SE", "P", "NP", "OP50", "OP75", "FPS"]
     assert text.index("one default") < text.index("two default")
     js = json.loads((out / "results.json").read_text())
     assert [t["label"] for t in js["trackers"]] == ["one default", "two default"]

@@ -89,7 +89,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, monkeypatch, ca
     j1, j2 = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("a1", "a2"))
     m1 = {k: v for k, v in j1["trackers"][0]["mean"].items() if k != "fps"}
     m2 = {k: v for k, v in j2["trackers"][0]["mean"].items() if k != "fps"}
-    assert m1 == m2 and set(m1) == {"auc", "precision", "norm_precision", "op50", "op75"}
+    assert m1 == m2 and set(m1) == {"auc", "auc_se", "precision", "norm_precision", "op50", "op75"}
     for n in names:  # and the result files themselves are byte-identical
         rel = Path("evalkit_slow/default/evalkit") / n / f"{n}_001.txt"
         assert (res1 / rel).read_bytes() == (res2 / rel).read_bytes()

@@ -253,6 +253,23 @@ def test_complete_split_is_reused_and_changed_params_regenerate(tmp_path, monkey
     assert not G.is_complete(tmp_path, "val", params=TINY)
 
 
+def test_growing_a_split_keeps_its_sequences(tmp_path):
+    """val grew from 30 to 150 sequences: results on the first ones must stay comparable, so a sequence's
+    content may depend only on (split, index, seed), never on how many sequences the split has."""
+    small = G.ensure_synthetic(tmp_path / "a", "val", params=replace(TINY, num_sequences=2), verbose=False)
+    big = G.ensure_synthetic(tmp_path / "b", "val", params=replace(TINY, num_sequences=3), verbose=False)
+    for seq in ("SYN_val_000001", "SYN_val_000002"):
+        for f in sorted(p.name for p in (small / seq).iterdir()):
+            assert (small / seq / f).read_bytes() == (big / seq / f).read_bytes(), f"{seq}/{f} changed"
+    assert (big / "SYN_val_000003").is_dir()
+
+
+def test_val_is_larger_than_test():
+    """Choices are made on val: it must resolve differences the 30-sequence test split cannot."""
+    assert G.DEFAULT_PARAMS["val"].num_sequences >= 5 * G.DEFAULT_PARAMS["test"].num_sequences
+    assert replace(G.DEFAULT_PARAMS["val"], num_sequences=1) == replace(G.DEFAULT_PARAMS["test"], num_sequences=1)
+
+
 def test_bad_input_names_the_problem(tmp_path):
     with pytest.raises(G.SyntheticError, match="unknown synthetic split 'tset'"):
         G.ensure_synthetic(tmp_path, "tset")

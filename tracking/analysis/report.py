@@ -17,6 +17,8 @@ import numpy as np
 
 from tracking.analysis.loader import ResultsSpec, RunResults, TrackerResults, load_tracker_results
 from tracking.analysis.plots import Curve, norm_precision_plot, precision_plot, success_plot
+from tracking.analysis.failures import CAUSES, classify_dataset, count_causes
+from tracking.analysis.stats import paired_comparison, standard_error
 from tracking.evaluation.data import Sequence
 
 __all__ = ["AnalysisError", "Analysis", "default_protocol", "analyze", "format_table", "markdown_table",
@@ -61,13 +63,13 @@ def _is_got10k_experiment(protocol: str, dataset: str, meta: Optional[Dict[str, 
 
 #: (key, header) per table kind
 COLUMNS: Dict[str, List[Tuple[str, str]]] = {
-    "ope": [("auc", "AUC"), ("precision", "P"), ("norm_precision", "NP"), ("op50", "OP50"), ("op75", "OP75"),
+    "ope": [("auc", "AUC"), ("auc_se", "SE"), ("precision", "P"), ("norm_precision", "NP"), ("op50", "OP50"), ("op75", "OP75"),
             ("fps", "FPS")],
-    "got10k": [("ao", "AO"), ("sr50", "SR0.5"), ("sr75", "SR0.75"), ("fps", "FPS")],
+    "got10k": [("ao", "AO"), ("ao_se", "SE"), ("sr50", "SR0.5"), ("sr75", "SR0.75"), ("fps", "FPS")],
     "vot": [("accuracy", "A"), ("robustness", "R"), ("eao", "EAO")],
 }
 #: keys shown as percent
-PERCENT = {"auc", "precision", "norm_precision", "op50", "op75", "ao", "sr50", "sr75"}
+PERCENT = {"auc", "auc_se", "ao_se", "precision", "norm_precision", "op50", "op75", "ao", "sr50", "sr75"}
 
 
 @dataclass
@@ -81,6 +83,8 @@ class TrackerSummary:
     curves: Dict[str, Dict[str, List[float]]] = field(default_factory=dict)  # name -> {x, y, y_std}
     per_sequence: Dict[str, Dict[str, float]] = field(default_factory=dict)  # seq -> {score (mean over runs)}
     attributes: Dict[str, Dict[str, float]] = field(default_factory=dict)  # attr -> {score mean, std, n}
+    #: sequences per loss cause (tracking/analysis/failures.py), from the first run id
+    failures: Dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +96,8 @@ class Analysis:
     trackers: List[TrackerSummary]
     attribute_counts: Dict[str, int] = field(default_factory=dict)
     files: List[str] = field(default_factory=list)
+    #: paired per-sequence comparisons of the main score, one per pair of trackers (rank order: a above b)
+    comparisons: List[Dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -99,6 +105,7 @@ class Analysis:
             "n_sequences": self.n_sequences, "columns": [k for k, _ in COLUMNS[self.kind]],
             "attribute_counts": self.attribute_counts,
             "trackers": [t.__dict__ for t in self.trackers],
+            "comparisons": self.comparisons,
         }
 
 
@@ -199,7 +206,36 @@ def format_table(an: Analysis) -> str:
         if j == 0:
             lines.append("-" * len(lines[0]))
     title = f"{an.dataset} ({an.n_sequences} sequences), protocol {an.protocol}"
-    return title + "\n" + "\n".join(lines)
+    text = title + "\n" + "\n".join(lines)
+    if an.comparisons:
+        text += "\n\n" + "\n".join(_comparison_lines(an))
+    if any(t.failures for t in an.trackers):
+        text += "\n\n" + "\n".join(_failure_rows(an, markdown=False))
+    return text
+
+
+def _failure_rows(an: Analysis, markdown: bool) -> List[str]:
+    """Sequences per loss cause (first lasting loss of each sequence; see tracking/analysis/failures.py)."""
+    heads = ["Tracker", *CAUSES, "recovered"]
+    rows = [[t.label] + [str(t.failures.get(c, 0)) for c in heads[1:]] for t in an.trackers if t.failures]
+    if markdown:
+        return ["| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)] + \
+            ["| " + " | ".join(r) + " |" for r in rows]
+    widths = [max(len(r[i]) for r in [heads] + rows) for i in range(len(heads))]
+    fmt = lambda r: "  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r))
+    return ["sequences by how the target was first lost (10 visible frames below IoU 0.1; recovered = found again "
+            "later):", fmt(heads)] + \
+        [fmt(r) for r in rows]
+
+
+def _comparison_lines(an: Analysis) -> List[str]:
+    """One line per pair: ``A − B: +d [lo, hi] 95 % CI, wins/losses`` (percent points)."""
+    main = "AUC" if an.kind == "ope" else "AO"
+    out = [f"paired {main} differences over the same sequences (mean [95 % bootstrap CI over sequences]):"]
+    for c in an.comparisons:
+        out.append(f"  {c['a']} - {c['b']}: {100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
+                   f", wins/losses/ties {c['wins']}/{c['losses']}/{c['ties']}")
+    return out
 
 
 def markdown_table(an: Analysis) -> str:
@@ -223,10 +259,18 @@ def markdown_table(an: Analysis) -> str:
                 v = t.attributes.get(a, {})
                 cells.append(_fmt(main, v.get("mean", float("nan")), v.get("std"), len(t.runids) > 1))
             out.append(f"| {a} ({n}) | " + " | ".join(cells) + " |")
-    note = ("Scores in percent; P = precision at 20 px, NP = normalized precision at 0.2 "
+    if an.comparisons:
+        out += ["", "### Paired differences", "", *(f"- {line.strip()}" for line in _comparison_lines(an)[1:]), "",
+                _comparison_lines(an)[0].rstrip(":") + "."]
+    if any(t.failures for t in an.trackers):
+        out += ["", "### Loss causes (sequences)", "", *_failure_rows(an, markdown=True), "",
+                "First lasting loss per sequence: look-alike = the box sat on an annotated similar object; "
+                "occlusion/exit = the target was hidden or out of view just before; drift = neither; "
+                "recovered = found again later."]
+    note = ("Scores in percent; SE = standard error of the main score over sequences; P = precision at 20 px, NP = normalized precision at 0.2 "
             "(areas for the got10k/trackingnet protocols); FPS = tracked frames / tracker time "
             "(init frames excluded)." if an.kind == "ope" else
-            "Scores in percent; AO/SR over all frames except the first (GOT-10k rules); FPS as the "
+            "Scores in percent; SE = standard error of AO over sequences; AO/SR over all frames except the first (GOT-10k rules); FPS as the "
             "got10k toolkit: mean of 1/t." if an.kind == "got10k" else
             "A = accuracy, R = failures (supervised) or robustness (multistart), EAO = expected average overlap.")
     return "\n".join(out) + "\n\n" + note + "\n"
@@ -345,8 +389,16 @@ def _analyze_ope_like(specs: Seq[ResultsSpec], dataset: str, seqs: List[Sequence
         mean, std = {}, {}
         for key in rows[0]:
             mean[key], std[key] = _mean_std([r[key] for r in rows])
+        main_key = "ao" if got else "auc"
+        mean[f"{main_key}_se"] = standard_error([v[main_key] for v in per_seq.values()])
+        std[f"{main_key}_se"] = float("nan")
         summ = TrackerSummary(tr.label, f"{tr.spec.tracker}:{tr.spec.config}", [r.runid for r in runs], rows,
                               mean, std, curves, per_seq)
+        fails = classify_dataset([runs[0].boxes[i] for i in all_idx], seqs)
+        summ.failures = count_causes(fails)
+        for f in fails:
+            per_seq[f.name].update({"loss_cause": f.cause, "lost_frame": f.lost_frame,
+                                    "recovered_frame": f.recovered_frame})
         for a, mask in attrs.items():
             idx = np.nonzero(mask)[0]
             if got:
@@ -365,7 +417,14 @@ def _analyze_ope_like(specs: Seq[ResultsSpec], dataset: str, seqs: List[Sequence
         summaries.append(summ)
     main = "ao" if got else "auc"
     summaries.sort(key=lambda t: -np.nan_to_num(t.mean.get(main, float("nan")), nan=-1.0))
-    return Analysis(dataset, protocol, kind, len(seqs), summaries, {a: int(m.sum()) for a, m in attrs.items()})
+    comparisons = []
+    for i, ta in enumerate(summaries):
+        for tb in summaries[i + 1:]:
+            c = paired_comparison([ta.per_sequence[s.name][main] for s in seqs],
+                                  [tb.per_sequence[s.name][main] for s in seqs])
+            comparisons.append({"a": ta.label, "b": tb.label, **c.as_dict()})
+    return Analysis(dataset, protocol, kind, len(seqs), summaries, {a: int(m.sum()) for a, m in attrs.items()},
+                    comparisons=comparisons)
 
 
 def _vot_id(spec: ResultsSpec) -> str:

@@ -186,13 +186,16 @@ class SyntheticParams:
 #: occlusions than the train split, and full occluders that pass in 10-25 frames instead of 30-50.
 SHORT_TERM = dict(p_out_of_view=0.15, p_full_occlusion=0.3, full_occluder_speed=(2.5, 5.0))
 
-#: Defaults per split: train 300 x 100 frames (every event at the full rate); val and test 30 sequences each of
-#: 100-300 frames with the short-term rates (the default benchmark, ``--dataset synthetic``); ``hard``
+#: Defaults per split: train 300 x 100 frames (every event at the full rate); val 150 and test 30 sequences of
+#: 100-300 frames with the short-term rates (test is the default benchmark, ``--dataset synthetic``); ``hard``
 #: 30 sequences of 100-300 frames at the train rates, long full occlusions and exits included
-#: (``--dataset synthetic_hard``, closer to LaSOT than to OTB).
+#: (``--dataset synthetic_hard``, closer to LaSOT than to OTB).  val is 5x test because it is what settings
+#: and models are chosen on: one sequence of 30 is 3.3 AUC points, and a 30-sequence val (its first 30
+#: sequences, unchanged because seeds do not depend on the count) scored SiamCAR tiny 55.4 where the next
+#: 120 sequences scored it 47.0, so choices made on it were mostly noise.
 DEFAULT_PARAMS: Dict[str, SyntheticParams] = {
     "train": SyntheticParams(num_sequences=300, min_frames=100, max_frames=100),
-    "val": SyntheticParams(num_sequences=30, min_frames=100, max_frames=300, **SHORT_TERM),
+    "val": SyntheticParams(num_sequences=150, min_frames=100, max_frames=300, **SHORT_TERM),
     "test": SyntheticParams(num_sequences=30, min_frames=100, max_frames=300, **SHORT_TERM),
     "hard": SyntheticParams(num_sequences=30, min_frames=100, max_frames=300),
 }
