@@ -76,3 +76,8 @@ def test_report_shows_standard_error_and_paired_differences(tmp_path):
     assert comp["diff"] == pytest.approx(np.mean(per_good - per_bad), abs=1e-12)
     assert comp["wins"] == int(np.sum(per_good > per_bad))
     assert "good c - bad c" in format_table(an) and "Paired differences" in markdown_table(an)
+    # loss causes: every sequence counted once per tracker; an almost perfect tracker keeps every target
+    for t in an.trackers:
+        assert sum(t.failures[c] for c in ("kept", "look-alike", "occlusion/exit", "drift")) == 6
+    assert by["good c"].failures["kept"] == 6
+    assert "Loss causes" in markdown_table(an) and "occlusion/exit" in format_table(an)
