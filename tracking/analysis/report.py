@@ -15,9 +15,9 @@ from typing import Any, Dict, List, Optional, Sequence as Seq, Tuple
 
 import numpy as np
 
+from tracking.analysis.failures import CAUSES, classify_dataset, count_causes
 from tracking.analysis.loader import ResultsSpec, RunResults, TrackerResults, load_tracker_results
 from tracking.analysis.plots import Curve, norm_precision_plot, precision_plot, success_plot
-from tracking.analysis.failures import CAUSES, classify_dataset, count_causes
 from tracking.analysis.stats import paired_comparison, standard_error
 from tracking.evaluation.data import Sequence
 
@@ -63,8 +63,8 @@ def _is_got10k_experiment(protocol: str, dataset: str, meta: Optional[Dict[str, 
 
 #: (key, header) per table kind
 COLUMNS: Dict[str, List[Tuple[str, str]]] = {
-    "ope": [("auc", "AUC"), ("auc_se", "SE"), ("precision", "P"), ("norm_precision", "NP"), ("op50", "OP50"), ("op75", "OP75"),
-            ("fps", "FPS")],
+    "ope": [("auc", "AUC"), ("auc_se", "SE"), ("precision", "P"), ("norm_precision", "NP"), ("op50", "OP50"),
+            ("op75", "OP75"), ("fps", "FPS")],
     "got10k": [("ao", "AO"), ("ao_se", "SE"), ("sr50", "SR0.5"), ("sr75", "SR0.75"), ("fps", "FPS")],
     "vot": [("accuracy", "A"), ("robustness", "R"), ("eao", "EAO")],
 }
@@ -81,7 +81,8 @@ class TrackerSummary:
     mean: Dict[str, float]
     std: Dict[str, float]
     curves: Dict[str, Dict[str, List[float]]] = field(default_factory=dict)  # name -> {x, y, y_std}
-    per_sequence: Dict[str, Dict[str, float]] = field(default_factory=dict)  # seq -> {score (mean over runs)}
+    #: seq -> {score (mean over runs), loss_cause, lost_frame, recovered_frame (first run)}
+    per_sequence: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     attributes: Dict[str, Dict[str, float]] = field(default_factory=dict)  # attr -> {score mean, std, n}
     #: sequences per loss cause (tracking/analysis/failures.py), from the first run id
     failures: Dict[str, int] = field(default_factory=dict)
@@ -222,10 +223,12 @@ def _failure_rows(an: Analysis, markdown: bool) -> List[str]:
         return ["| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)] + \
             ["| " + " | ".join(r) + " |" for r in rows]
     widths = [max(len(r[i]) for r in [heads] + rows) for i in range(len(heads))]
-    fmt = lambda r: "  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r))
-    return ["sequences by how the target was first lost (10 visible frames below IoU 0.1; recovered = found again "
-            "later):", fmt(heads)] + \
-        [fmt(r) for r in rows]
+
+    def fmt(r: List[str]) -> str:
+        return "  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r))
+
+    return ["sequences by how the target was first lost (10 visible frames below IoU 0.1; recovered = found "
+            "again later):", fmt(heads)] + [fmt(r) for r in rows]
 
 
 def _comparison_lines(an: Analysis) -> List[str]:
@@ -233,8 +236,9 @@ def _comparison_lines(an: Analysis) -> List[str]:
     main = "AUC" if an.kind == "ope" else "AO"
     out = [f"paired {main} differences over the same sequences (mean [95 % bootstrap CI over sequences]):"]
     for c in an.comparisons:
-        out.append(f"  {c['a']} - {c['b']}: {100 * c['diff']:+.1f} [{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}]"
-                   f", wins/losses/ties {c['wins']}/{c['losses']}/{c['ties']}")
+        out.append(f"  {c['a']} - {c['b']}: {100 * c['diff']:+.1f} "
+                   f"[{100 * c['ci_low']:+.1f}, {100 * c['ci_high']:+.1f}], "
+                   f"wins/losses/ties {c['wins']}/{c['losses']}/{c['ties']}")
     return out
 
 
@@ -260,18 +264,19 @@ def markdown_table(an: Analysis) -> str:
                 cells.append(_fmt(main, v.get("mean", float("nan")), v.get("std"), len(t.runids) > 1))
             out.append(f"| {a} ({n}) | " + " | ".join(cells) + " |")
     if an.comparisons:
-        out += ["", "### Paired differences", "", *(f"- {line.strip()}" for line in _comparison_lines(an)[1:]), "",
-                _comparison_lines(an)[0].rstrip(":") + "."]
+        head, *pairs = _comparison_lines(an)
+        out += ["", "### Paired differences", "", head[0].upper() + head[1:], "", *(f"- {p.strip()}" for p in pairs)]
     if any(t.failures for t in an.trackers):
         out += ["", "### Loss causes (sequences)", "", *_failure_rows(an, markdown=True), "",
                 "First lasting loss per sequence: look-alike = the box sat on an annotated similar object; "
                 "occlusion/exit = the target was hidden or out of view just before; drift = neither; "
                 "recovered = found again later."]
-    note = ("Scores in percent; SE = standard error of the main score over sequences; P = precision at 20 px, NP = normalized precision at 0.2 "
-            "(areas for the got10k/trackingnet protocols); FPS = tracked frames / tracker time "
+    note = ("Scores in percent; SE = standard error of AUC over sequences; P = precision at 20 px, "
+            "NP = normalized precision at 0.2 (areas for the got10k/trackingnet protocols); FPS = tracked frames / "
+            "tracker time "
             "(init frames excluded)." if an.kind == "ope" else
-            "Scores in percent; SE = standard error of AO over sequences; AO/SR over all frames except the first (GOT-10k rules); FPS as the "
-            "got10k toolkit: mean of 1/t." if an.kind == "got10k" else
+            "Scores in percent; SE = standard error of AO over sequences; AO/SR over all frames except the first "
+            "(GOT-10k rules); FPS as the got10k toolkit: mean of 1/t." if an.kind == "got10k" else
             "A = accuracy, R = failures (supervised) or robustness (multistart), EAO = expected average overlap.")
     return "\n".join(out) + "\n\n" + note + "\n"
 
