@@ -5,7 +5,6 @@ It lets every tracker run a real (small) training job with no external data:
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -40,31 +39,15 @@ class SyntheticTrain(Got10kTrain):
         self._distractors: Dict[int, np.ndarray] = {}
 
     def _sequence_distractors(self, seq_id: int) -> np.ndarray:
-        """(n, k, 4) distractor boxes of a sequence from ``distractors.txt``.
-
-        A split written before that file existed gets it from its scene description (no frame is re-rendered),
-        so old workspaces keep working."""
+        """(n, k, 4) distractor boxes of a sequence (``distractors.txt``, rebuilt for splits written before it)."""
         got = self._distractors.get(seq_id)
-        if got is not None:
-            return got
-        from ltr.dataset.synthetic.generator import (DISTRACTOR_FILE, distractor_lines, parse_distractor_lines,
-                                                     scene_distractor_boxes)
+        if got is None:
+            from ltr.dataset.synthetic.generator import sequence_distractor_boxes
 
-        d = self.sequence_dir(seq_id)
-        f = d / DISTRACTOR_FILE
-        n = self.sequence_info(seq_id).boxes.shape[0]
-        if not f.is_file():
-            name = self.sequence_name(seq_id)
-            index = int(name.rsplit("_", 1)[-1]) - 1
-            rebuilt = scene_distractor_boxes(self.split, index, self._seed)
-            if rebuilt.shape[0] != n:
-                raise ValueError(f"{d}: the scene of {name} has {rebuilt.shape[0]} frames, groundtruth.txt {n}")
-            tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")  # data-loader workers may race here
-            tmp.write_text(distractor_lines(rebuilt))
-            tmp.replace(f)
-        boxes = parse_distractor_lines(f.read_text(), n, str(f))
-        self._distractors[seq_id] = boxes
-        return boxes
+            got = sequence_distractor_boxes(self.sequence_dir(seq_id), self.sequence_info(seq_id).boxes.shape[0],
+                                            self._seed)
+            self._distractors[seq_id] = got
+        return got
 
     def distractor_boxes(self, seq_id: int, frame_ids: Sequence[int]) -> Optional[List[np.ndarray]]:
         boxes = self._sequence_distractors(seq_id)

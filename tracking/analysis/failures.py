@@ -119,14 +119,14 @@ def classify_sequence(name: str, pred: np.ndarray, gt: np.ndarray, *, cover: Opt
 
 
 def load_distractor_boxes(seq: Sequence) -> Optional[np.ndarray]:
-    """(N, k, 4) look-alike boxes of a synthetic-benchmark sequence (``distractors.txt`` beside its frames);
-    None where the dataset has no such file."""
-    from ltr.dataset.synthetic.generator import DISTRACTOR_FILE, parse_distractor_lines
+    """(N, k, 4) look-alike boxes of a synthetic-benchmark sequence (``distractors.txt`` beside its frames,
+    rebuilt for splits written before it); None for other datasets."""
+    from ltr.dataset.synthetic.generator import DISTRACTOR_FILE, sequence_distractor_boxes
 
-    path = Path(seq.frames[0]).parent / DISTRACTOR_FILE
-    if not path.is_file():
+    d = Path(seq.frames[0]).parent
+    if not (d / DISTRACTOR_FILE).is_file() and not seq.dataset.startswith("synthetic"):
         return None
-    return parse_distractor_lines(path.read_text(), len(seq.frames), str(path))
+    return sequence_distractor_boxes(d, len(seq.frames))
 
 
 def classify_dataset(preds: Seq[np.ndarray], seqs: Seq[Sequence], **kw) -> List[SequenceFailure]:

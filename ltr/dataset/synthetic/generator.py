@@ -56,6 +56,7 @@ __all__ = [
     "DISTRACTOR_FILE",
     "distractor_lines",
     "parse_distractor_lines",
+    "sequence_distractor_boxes",
     "scene_distractor_boxes",
     "SyntheticParams",
     "GeneratedSequence",
@@ -1146,6 +1147,27 @@ def scene_distractor_boxes(split: str, index: int, seed: Optional[int] = None,
         raise SyntheticError(f"unknown synthetic split '{split}'; choose one of {', '.join(SPLITS)}")
     s = SPLIT_SEEDS[split] if seed is None else int(seed)
     return _distractor_boxes(_build_scene(_as_seed_sequence(sequence_seed(split, index, s)), p.validate()))
+
+
+def sequence_distractor_boxes(seq_dir: Union[str, Path], n: int, seed: Optional[int] = None) -> np.ndarray:
+    """(n, k, 4) look-alike boxes of the sequence in ``seq_dir`` (named as :func:`sequence_name` makes it), from
+    its :data:`DISTRACTOR_FILE`.
+
+    A split written before that file existed gets it from the scene description (no frame is re-rendered), so
+    old workspaces keep working; the file is replaced atomically because data-loader workers may race here."""
+    d = Path(seq_dir)
+    f = d / DISTRACTOR_FILE
+    if not f.is_file():
+        split, _, idx = d.name[len("SYN_"):].rpartition("_")
+        if not d.name.startswith("SYN_") or split not in SPLIT_SEEDS or not idx.isdigit():
+            raise SyntheticError(f"{f} is missing and {d.name} is not a synthetic sequence name to rebuild it from")
+        rebuilt = scene_distractor_boxes(split, int(idx) - 1, seed)
+        if rebuilt.shape[0] != n:
+            raise ValueError(f"{d}: the scene of {d.name} has {rebuilt.shape[0]} frames, groundtruth.txt {n}")
+        tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")
+        tmp.write_text(distractor_lines(rebuilt))
+        tmp.replace(f)
+    return parse_distractor_lines(f.read_text(), n, str(f))
 
 
 def _fmt(v: float) -> str:
