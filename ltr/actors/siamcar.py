@@ -20,7 +20,7 @@ import torch
 from ltr.admin.config import ConfigError
 from ltr.admin.registry import ACTORS
 from ltr.data.labels import central_region_mask, centerness_targets, grid_points, inside_box_mask, ltrb_targets
-from ltr.models.loss.classification import balanced_cross_entropy, masked_bce_with_logits
+from ltr.models.loss.classification import balanced_cross_entropy, hard_negative_cross_entropy, masked_bce_with_logits
 from ltr.models.loss.iou import iou_loss
 
 __all__ = ["SiamCARActor", "siamcar_targets", "training_grid_offset"]
@@ -96,6 +96,13 @@ class SiamCARActor:
             pos = pos & ~neg.reshape(b, 1).bool()
         labels = pos.float().reshape(b, s, s)
         cls_loss = balanced_cross_entropy(cls, labels)
+        hard = None
+        if lc.hard_neg_topk > 0:
+            outside = ~inside_box_mask(t["ltrb"])  # cells of the target box are neither mined nor positives
+            if neg is not None:  # a negative pair's GT box is another object's: every cell is a negative
+                outside = outside | neg.reshape(b, 1).bool()
+            hard = hard_negative_cross_entropy(cls, outside.reshape(b, s, s), lc.hard_neg_topk)
+            cls_loss = cls_loss + lc.hard_neg_weight * hard
         loc_flat = loc.permute(0, 2, 3, 1).reshape(b, s * s, 4)[pos]
         tgt = t["ltrb"][pos]
         cen_t = t["centerness"][pos]
@@ -110,6 +117,8 @@ class SiamCARActor:
             "cen": cen_loss.detach(),
             "num_pos": pos.sum().float() / max(b, 1),
         }
+        if hard is not None:
+            stats["hard_neg"] = hard.detach()
         return total, stats
 
     def __call__(self, batch: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:

@@ -10,7 +10,7 @@ import torch
 from ltr.actors.siamcar import SiamCARActor, siamcar_targets, training_grid_offset
 from ltr.admin.experiment import load_tracker_config
 from ltr.data.labels import grid_points
-from ltr.models.loss.classification import balanced_cross_entropy, masked_bce_with_logits
+from ltr.models.loss.classification import balanced_cross_entropy, hard_negative_cross_entropy, masked_bce_with_logits
 from ltr.models.loss.iou import iou_loss
 from ltr.models.siamcar import SiamCARConfig
 
@@ -127,6 +127,60 @@ def test_actor_empty_positive_set_is_zero_not_nan():
     # negative pair: no positives either
     total, st = _actor().compute_losses(_outputs(), BOX, neg=torch.tensor([True]))
     assert float(st["loc"]) == 0.0 and float(st["num_pos"]) == 0.0
+
+
+def _hard_neg_reference(logits, cand, k):
+    """Per image: sort the candidates' −log p_bg by hand, average the top min(k, n), then average the images."""
+    vals = []
+    for b in range(logits.shape[0]):
+        ces = []
+        for i in range(logits.shape[2]):
+            for j in range(logits.shape[3]):
+                if cand[b, i, j]:
+                    l0, l1 = float(logits[b, 0, i, j]), float(logits[b, 1, i, j])
+                    ces.append(-(l0 - math.log(math.exp(l0) + math.exp(l1))))
+        if ces:
+            top = sorted(ces, reverse=True)[:k]
+            vals.append(sum(top) / len(top))
+    return sum(vals) / len(vals) if vals else 0.0
+
+
+def test_hard_negative_ce_against_brute_force():
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(4, 2, 7, 7, generator=g) * 2
+    cand = torch.rand(4, 7, 7, generator=g) < 0.5
+    cand[2] = False               # an image with no candidate is skipped, not averaged as 0
+    cand[3] = False
+    cand[3, 1, 2] = cand[3, 5, 5] = True  # fewer candidates than k: all of them
+    for k in (1, 3, 8):
+        assert float(hard_negative_cross_entropy(logits, cand, k)) == pytest.approx(_hard_neg_reference(logits, cand, k), rel=1e-6)
+    # hand-worked: one candidate with logits (0, ln 3): p_bg = 1/4 -> CE ln 4
+    one = torch.zeros(1, 2, 2, 2)
+    one[0, 1, 0, 1] = math.log(3)
+    only = torch.zeros(1, 2, 2, dtype=torch.bool)
+    only[0, 0, 1] = True
+    assert float(hard_negative_cross_entropy(one, only, 5)) == pytest.approx(math.log(4), rel=1e-6)
+    none = hard_negative_cross_entropy(logits.requires_grad_(), torch.zeros(4, 7, 7, dtype=torch.bool), 4)
+    assert float(none.detach()) == 0.0
+    none.backward()
+    with pytest.raises(ValueError):
+        hard_negative_cross_entropy(logits, cand, 0)
+
+
+def test_actor_hard_negatives_mine_outside_the_box_only():
+    # a look-alike: high foreground logits on a far patch, and on the GT box's non-central (negative) ring
+    out = _outputs()
+    out["cls"][0, 1, 2:5, 2:5] = 4.0            # far away from BOX (cells 8..15): a look-alike
+    out["cls"][0, 1, 9, 12] = 6.0               # inside the GT box, outside the central 40 %: not mined
+    base = _actor().compute_losses(out, BOX)[1]
+    st = _actor(hard_neg_topk=9, hard_neg_weight=0.5).compute_losses(out, BOX)[1]
+    look_alike_ce = math.log(1 + math.exp(4.0))  # −log p_bg with logits (0, 4)
+    assert float(st["hard_neg"]) == pytest.approx(look_alike_ce, rel=1e-6)
+    assert float(st["cls"]) == pytest.approx(float(base["cls"]) + 0.5 * look_alike_ce, rel=1e-6)
+    # a negative pair mines every cell, the box included: the ring cell's logit 6 is now the hardest
+    stn = _actor(hard_neg_topk=1).compute_losses(out, BOX, neg=torch.tensor([True]))[1]
+    assert float(stn["hard_neg"]) == pytest.approx(math.log(1 + math.exp(6.0)), rel=1e-6)
+    assert "hard_neg" not in base
 
 
 def test_actor_rejects_non_bgr255_input():

@@ -4,6 +4,9 @@
 separately over positives (label 1) and negatives (label 0) of the whole batch and mixed 0.5/0.5;
 label −1 is ignored and an empty group contributes 0.  ``masked_bce_with_logits`` is the
 centerness loss: BCE-with-logits averaged over the selected (positive) points, 0 when none.
+``hard_negative_cross_entropy`` is an online-hard-example-mining term (a SOTLab extension): per image,
+the mean CE of its ``k`` highest-scoring negatives, so that a look-alike's few cells are not drowned by
+hundreds of easy background cells in the balanced mean.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-__all__ = ["balanced_cross_entropy", "masked_bce_with_logits"]
+__all__ = ["balanced_cross_entropy", "masked_bce_with_logits", "hard_negative_cross_entropy"]
 
 
 def balanced_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, pos_weight: float = 0.5) -> torch.Tensor:
@@ -39,3 +42,29 @@ def masked_bce_with_logits(logits: torch.Tensor, targets: torch.Tensor, mask: Op
     if lg.numel() == 0:
         return logits.sum() * 0.0
     return F.binary_cross_entropy_with_logits(lg, tg)
+
+
+def hard_negative_cross_entropy(logits: torch.Tensor, candidates: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean over images of the mean CE (−log p_background) of each image's ``k`` hardest candidate negatives.
+
+    ``logits`` (B, 2, H, W); ``candidates`` (B, H, W) bool, the cells that may be mined (the caller leaves out
+    positives and the ambiguous cells inside the target box). An image with fewer than ``k`` candidates uses
+    all it has; images without any are skipped; a graph-connected 0 when no image has one.
+    """
+    if logits.dim() != 4 or logits.shape[1] != 2 or candidates.shape != (logits.shape[0],) + tuple(logits.shape[2:]):
+        raise ValueError(f"hard_negative_cross_entropy: logits {tuple(logits.shape)} vs candidates {tuple(candidates.shape)}")
+    if k < 1:
+        raise ValueError(f"hard_negative_cross_entropy: k must be >= 1, got {k}")
+    b = logits.shape[0]
+    ce = -F.log_softmax(logits.float(), dim=1)[:, 0].reshape(b, -1)  # CE of the background label per cell
+    cand = candidates.reshape(b, -1).bool()
+    n = cand.sum(1)
+    kk = min(k, ce.shape[1])
+    # non-candidates sort last; the per-image mean then takes only the first min(k, n) values
+    top = torch.where(cand, ce, torch.full_like(ce, -1.0)).topk(kk, dim=1).values
+    take = torch.arange(kk, device=ce.device)[None, :] < n.clamp(max=kk)[:, None]
+    has = n > 0
+    if not bool(has.any()):
+        return logits.sum() * 0.0
+    per_image = (top * take).sum(1)[has] / take.sum(1)[has]
+    return per_image.mean()
