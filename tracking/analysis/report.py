@@ -17,6 +17,7 @@ import numpy as np
 
 from tracking.analysis.failures import CAUSES, classify_dataset, count_causes
 from tracking.analysis.loader import ResultsSpec, RunResults, TrackerResults, load_tracker_results
+from tracking.analysis.oracle import oracle_aucs
 from tracking.analysis.plots import Curve, norm_precision_plot, precision_plot, success_plot
 from tracking.analysis.stats import paired_comparison, standard_error
 from tracking.evaluation.data import Sequence
@@ -86,6 +87,8 @@ class TrackerSummary:
     attributes: Dict[str, Dict[str, float]] = field(default_factory=dict)  # attr -> {score mean, std, n}
     #: sequences per loss cause (tracking/analysis/failures.py), from the first run id
     failures: Dict[str, int] = field(default_factory=dict)
+    #: OPE only: AUC with the GT box size / the GT centre substituted (tracking/analysis/oracle.py), mean over runs
+    oracle: Dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -200,19 +203,34 @@ def format_table(an: Analysis) -> str:
         multi = len(t.runids) > 1
         name = t.label + (f" ({len(t.runids)} runs)" if multi else "")
         rows.append([name] + [_fmt(k, t.mean.get(k, float("nan")), t.std.get(k), multi) for k, _ in cols])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for j, r in enumerate(rows):
-        lines.append("  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)))
-        if j == 0:
-            lines.append("-" * len(lines[0]))
+    lines = _fixed_width(rows)
+    lines.insert(1, "-" * len(lines[0]))
     title = f"{an.dataset} ({an.n_sequences} sequences), protocol {an.protocol}"
     text = title + "\n" + "\n".join(lines)
     if an.comparisons:
         text += "\n\n" + "\n".join(_comparison_lines(an))
     if any(t.failures for t in an.trackers):
         text += "\n\n" + "\n".join(_failure_rows(an, markdown=False))
+    if any(t.oracle for t in an.trackers):
+        text += "\n\n" + "\n".join(_oracle_rows(an, markdown=False))
     return text
+
+
+def _oracle_rows(an: Analysis, markdown: bool) -> List[str]:
+    """AUC as tracked, with the GT size at the predicted centre, with the predicted size at the GT centre."""
+    heads = ["Tracker", "AUC", "exact size", "exact centre"]
+    rows = [[t.label, f"{100 * t.mean.get('auc', float('nan')):.1f}", f"{100 * t.oracle['exact_size']:.1f}",
+             f"{100 * t.oracle['exact_centre']:.1f}"] for t in an.trackers if t.oracle]
+    if markdown:
+        return ["| " + " | ".join(heads) + " |", "|---|---:|---:|---:|"] + ["| " + " | ".join(r) + " |" for r in rows]
+    return ["where the AUC goes (the same results re-scored with the ground-truth box size, or centre):",
+            *_fixed_width([heads] + rows)]
+
+
+def _fixed_width(rows: List[List[str]]) -> List[str]:
+    """Text rows: first column left-aligned, the others right-aligned, two spaces apart."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)) for r in rows]
 
 
 def _failure_rows(an: Analysis, markdown: bool) -> List[str]:
@@ -222,13 +240,8 @@ def _failure_rows(an: Analysis, markdown: bool) -> List[str]:
     if markdown:
         return ["| " + " | ".join(heads) + " |", "|---|" + "---:|" * (len(heads) - 1)] + \
             ["| " + " | ".join(r) + " |" for r in rows]
-    widths = [max(len(r[i]) for r in [heads] + rows) for i in range(len(heads))]
-
-    def fmt(r: List[str]) -> str:
-        return "  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r))
-
     return ["sequences by how the target was first lost (10 visible frames below IoU 0.1; recovered = found "
-            "again later):", fmt(heads)] + [fmt(r) for r in rows]
+            "again later):", *_fixed_width([heads] + rows)]
 
 
 def _comparison_lines(an: Analysis) -> List[str]:
@@ -271,6 +284,11 @@ def markdown_table(an: Analysis) -> str:
                 "First lasting loss per sequence: look-alike = the box sat on an annotated similar object; "
                 "occlusion/exit = the target was hidden or out of view just before; drift = neither; "
                 "recovered = found again later."]
+    if any(t.oracle for t in an.trackers):
+        out += ["", "### Where the AUC goes", "", *_oracle_rows(an, markdown=True), "",
+                "The same results re-scored with each box resized to the ground-truth size about its own centre "
+                "(exact size) or moved onto the ground-truth centre (exact centre): what box regression and "
+                "localisation each cost."]
     note = ("Scores in percent; SE = standard error of AUC over sequences; P = precision at 20 px, "
             "NP = normalized precision at 0.2 (areas for the got10k/trackingnet protocols); FPS = tracked frames / "
             "tracker time "
@@ -401,6 +419,12 @@ def _analyze_ope_like(specs: Seq[ResultsSpec], dataset: str, seqs: List[Sequence
                               mean, std, curves, per_seq)
         fails = classify_dataset([runs[0].boxes[i] for i in all_idx], seqs)
         summ.failures = count_causes(fails)
+        if not got:
+            sub_vis = [s.target_visible for s in seqs]
+            vis_arg = sub_vis if any(v is not None for v in sub_vis) else None
+            ors = [oracle_aucs(r.boxes, [s.ground_truth for s in seqs], protocol, vis_arg, dataset=mdata,
+                               names=[s.name for s in seqs]) for r in runs]
+            summ.oracle = {k: float(np.mean([o[k] for o in ors])) for k in ors[0]}
         for f in fails:
             per_seq[f.name].update({"loss_cause": f.cause, "lost_frame": f.lost_frame,
                                     "recovered_frame": f.recovered_frame})
