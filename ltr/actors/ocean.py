@@ -26,6 +26,7 @@ from ltr.admin.config import ConfigError
 from ltr.admin.registry import ACTORS
 from ltr.data.labels import diamond_label, dimp_gaussian_label, distance_label, grid_points, inside_box_mask, ltrb_targets
 from ltr.models.loss.balanced_bce import balanced_bce_with_logits, soft_bce_with_logits
+from ltr.models.loss.classification import hard_negative_cross_entropy
 from ltr.models.loss.hinge import lbhinge_loss
 from ltr.models.loss.iou import iou_loss, ltrb_iou
 
@@ -119,10 +120,18 @@ class OceanActor:
         t = ocean_targets(boxes, s, search_size, self.cfg.model.stride, lab.kind, lab.radius, lab.radius_px, neg)
         cls_loss = balanced_bce_with_logits(cls, t["cls"])
         pos = t["reg_weight"] > 0
+        hard = None
+        if lc.hard_neg_topk > 0:
+            # reg_weight is 0 outside the box and everywhere on a negative pair; diamond positives stay out
+            cand = ~pos.reshape(b, s, s) & (t["cls"] <= 0)
+            hard = hard_negative_cross_entropy(cls, cand, lc.hard_neg_topk)
+            cls_loss = cls_loss + lc.hard_neg_weight * hard
         pred = reg.permute(0, 2, 3, 1).reshape(b, s * s, 4)
         reg_loss = iou_loss(pred[pos], t["ltrb"][pos], loss_type="log")
         total = lc.cls_weight * cls_loss + lc.reg_weight * reg_loss
         stats: Dict[str, torch.Tensor] = {"cls": cls_loss.detach(), "reg": reg_loss.detach()}
+        if hard is not None:
+            stats["hard_neg"] = hard.detach()
         if "align" in out:
             label = align_label(reg, t["ltrb"], t["reg_weight"])
             if lc.detach_align_label:

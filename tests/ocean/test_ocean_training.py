@@ -125,6 +125,7 @@ def test_actor_total_and_detach_switch(detach):
     cfg = _offline_cfg()
     cfg.train.loss.detach_align_label = detach
     cfg.train.loss.reg_weight = 1.2
+    cfg.train.loss.hard_neg_topk = 0  # the TracKit loss (hard negatives: next test)
     actor = OceanActor.__new__(OceanActor)
     actor.cfg, actor.mode, actor.net = cfg, "offline", None
     s = 17
@@ -147,6 +148,30 @@ def test_actor_total_and_detach_switch(detach):
     g_other = torch.autograd.grad(refs[not detach], reg, retain_graph=True)[0]
     torch.testing.assert_close(grad, g_same)
     assert not torch.allclose(grad, g_other)
+
+
+def test_actor_hard_negatives_mine_outside_the_box_and_positives():
+    cfg = _offline_cfg()
+    cfg.train.loss.hard_neg_topk, cfg.train.loss.hard_neg_weight = 3, 0.5
+    actor = OceanActor.__new__(OceanActor)
+    actor.cfg, actor.mode, actor.net = cfg, "offline", None
+    s = 9
+    box = torch.tensor([[48.0, 48.0, 32.0, 32.0]])  # centred in the 127 crop: cells 3..5 lie inside the box
+    t = ocean_targets(box, s, 127, radius=cfg.train.labels.radius)
+    inside = t["reg_weight"][0].reshape(s, s) > 0
+    cls = torch.zeros(1, 1, s, s)
+    cls[0, 0, 0, 0:3] = 2.0        # a look-alike in the corner: the three hardest mineable cells
+    cls[0, 0, 0, 8] = 1.0          # a weaker one: fourth, not mined with k = 3
+    ring = [(i, j) for i in range(s) for j in range(s) if inside[i, j] and t["cls"][0, i, j] == 0]
+    cls[0, 0, ring[0][0], ring[0][1]] = 6.0  # inside the box but not a positive: never mined
+    out = {"cls": cls, "reg": torch.full((1, 4, s, s), 16.0)}
+    st = actor.offline_losses(out, box, 127)[1]
+    softplus2 = math.log(1 + math.exp(2.0))  # BCE of logit 2 against label 0
+    assert float(st["hard_neg"]) == pytest.approx(softplus2, rel=1e-6)
+    assert float(st["cls"]) == pytest.approx(float(balanced_bce_with_logits(cls, t["cls"])) + 0.5 * softplus2, rel=1e-6)
+    # a negative pair mines every cell: the ring cell (6) and the corner (2, 2) are the top 3
+    stn = actor.offline_losses(out, box, 127, neg=torch.tensor([True]))[1]
+    assert float(stn["hard_neg"]) == pytest.approx((math.log(1 + math.exp(6.0)) + 2 * softplus2) / 3, rel=1e-6)
 
 
 # ------------------------------------------------------------------ recipe: schedule and freezing (§7.7)

@@ -136,9 +136,11 @@ def _hard_neg_reference(logits, cand, k):
         ces = []
         for i in range(logits.shape[2]):
             for j in range(logits.shape[3]):
-                if cand[b, i, j]:
+                if cand[b, i, j] and logits.shape[1] == 2:
                     l0, l1 = float(logits[b, 0, i, j]), float(logits[b, 1, i, j])
                     ces.append(-(l0 - math.log(math.exp(l0) + math.exp(l1))))
+                elif cand[b, i, j]:  # one sigmoid logit: −log(1 − σ(x))
+                    ces.append(-math.log(1.0 - 1.0 / (1.0 + math.exp(-float(logits[b, 0, i, j])))))
         if ces:
             top = sorted(ces, reverse=True)[:k]
             vals.append(sum(top) / len(top))
@@ -154,6 +156,9 @@ def test_hard_negative_ce_against_brute_force():
     cand[3, 1, 2] = cand[3, 5, 5] = True  # fewer candidates than k: all of them
     for k in (1, 3, 8):
         assert float(hard_negative_cross_entropy(logits, cand, k)) == pytest.approx(_hard_neg_reference(logits, cand, k), rel=1e-6)
+        one_logit = logits[:, 1:]  # the sigmoid form (Ocean's classification map)
+        assert float(hard_negative_cross_entropy(one_logit, cand, k)) == pytest.approx(
+            _hard_neg_reference(one_logit, cand, k), rel=1e-6)
     # hand-worked: one candidate with logits (0, ln 3): p_bg = 1/4 -> CE ln 4
     one = torch.zeros(1, 2, 2, 2)
     one[0, 1, 0, 1] = math.log(3)

@@ -45,22 +45,26 @@ def masked_bce_with_logits(logits: torch.Tensor, targets: torch.Tensor, mask: Op
 
 
 def hard_negative_cross_entropy(logits: torch.Tensor, candidates: torch.Tensor, k: int) -> torch.Tensor:
-    """Mean over images of the mean CE (−log p_background) of each image's ``k`` hardest candidate negatives.
+    """Mean over images of the mean background CE of each image's ``k`` hardest candidate negatives.
 
-    ``logits`` (B, 2, H, W); ``candidates`` (B, H, W) bool, the cells that may be mined (the caller leaves out
-    positives and the ambiguous cells inside the target box). An image with fewer than ``k`` candidates uses
-    all it has; images without any are skipped; a graph-connected 0 when no image has one.
+    ``logits`` (B, 2, H, W) two-way scores (softmax, channel 0 = background: CE = −log p_bg) or (B, 1, H, W)
+    one foreground logit (sigmoid, BCE with label 0 = softplus(x)); ``candidates`` (B, H, W) bool, the cells
+    that may be mined (the caller leaves out positives and the ambiguous cells inside the target box). An
+    image with fewer than ``k`` candidates uses all it has; images without any are skipped; a graph-connected
+    0 when no image has one.
     """
-    if logits.dim() != 4 or logits.shape[1] != 2 or candidates.shape != (logits.shape[0],) + tuple(logits.shape[2:]):
+    if logits.dim() != 4 or logits.shape[1] not in (1, 2) or \
+            candidates.shape != (logits.shape[0],) + tuple(logits.shape[2:]):
         raise ValueError(f"hard_negative_cross_entropy: logits {tuple(logits.shape)} vs candidates {tuple(candidates.shape)}")
     if k < 1:
         raise ValueError(f"hard_negative_cross_entropy: k must be >= 1, got {k}")
     b = logits.shape[0]
-    ce = -F.log_softmax(logits.float(), dim=1)[:, 0].reshape(b, -1)  # CE of the background label per cell
+    x = logits.float()
+    ce = (-F.log_softmax(x, dim=1)[:, 0] if x.shape[1] == 2 else F.softplus(x[:, 0])).reshape(b, -1)
     cand = candidates.reshape(b, -1).bool()
     n = cand.sum(1)
     kk = min(k, ce.shape[1])
-    # non-candidates sort last; the per-image mean then takes only the first min(k, n) values
+    # non-candidates sort last (every CE is >= 0); the per-image mean then takes only the first min(k, n) values
     top = torch.where(cand, ce, torch.full_like(ce, -1.0)).topk(kk, dim=1).values
     take = torch.arange(kk, device=ce.device)[None, :] < n.clamp(max=kk)[:, None]
     has = n > 0
