@@ -298,3 +298,15 @@ def test_archive_stale_moves_results_of_another_config_aside(kit, tmp_path, caps
     # same config again: results are reused, nothing more is archived
     assert main(base + ["--set", "track.window_influence=0.3", "--archive-stale"]) == 0
     assert not run.with_name("evalkit.stale-2").exists()
+
+
+def test_missing_weights_is_one_error_before_anything_runs(tmp_path):
+    """A wrong ``weights`` path names the file once; no results folder is created."""
+    import tracking.tracker  # noqa: F401  (registers the trackers)
+    from tracking.evaluation.runner import run_tracker
+
+    missing = tmp_path / "nope" / "model.pth"
+    with pytest.raises(RunnerError, match="model.pth"):
+        run_tracker("siamcar", "tiny", "synthetic", overrides=[f"weights={missing}"], results_dir=tmp_path / "res",
+                    progress=False)
+    assert not (tmp_path / "res").exists()

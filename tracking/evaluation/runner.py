@@ -570,6 +570,20 @@ def select_sequences(seqs: SequenceList, names: Optional[Seq[str]], dataset: str
     return seqs.select(names)
 
 
+def _check_weights(tracker_cls: Any, cfg: Any, cfg_path: Path) -> None:
+    """A missing weights file is one configuration error, raised before any worker starts (instead of the
+    same traceback once per sequence)."""
+    weights = getattr(cfg, "weights", None)
+    if not weights or not getattr(tracker_cls, "uses_network", False):
+        return
+    from ltr.admin.checkpoint import resolve_weights_path
+
+    path = resolve_weights_path(weights)
+    if not path.is_file():
+        raise RunnerError(f"{cfg_path}: weights '{weights}' not found (looked for {path}); train the model or "
+                          f"pass --set weights=PATH")
+
+
 def run_tracker(tracker: str, config: str, dataset: str, *, sequences: Optional[Seq[str]] = None,
                 threads: int = 1, runid: Optional[int] = None, debug: bool = False,
                 overrides: Seq[str] = (), gpus: Optional[Seq[int]] = None,
@@ -582,6 +596,7 @@ def run_tracker(tracker: str, config: str, dataset: str, *, sequences: Optional[
 
     tracker_cls = TRACKERS.get(tracker)
     cfg, cfg_path = load_tracker_config(tracker, config, overrides)
+    _check_weights(tracker_cls, cfg, cfg_path)
     config_name = Path(config).stem if Path(config).suffix in (".yaml", ".yml") else config
     seqs, meta = load_dataset(dataset)
     seqs = select_sequences(seqs, sequences, dataset)
