@@ -40,6 +40,7 @@ __all__ = [
     "ScheduleConfig",
     "FreezeConfig",
     "StageConfig",
+    "HardNegativeLossConfig",
     "TrainConfig",
 ]
 
@@ -295,6 +296,21 @@ class StageConfig:
 
 
 # --------------------------------------------------------------------------- root
+
+@dataclass
+class HardNegativeLossConfig:
+    """Base of a tracker's ``train.loss`` section: online hard-negative mining (a SOTLab extension; 0 = off,
+    as in the official trainers). The actor adds ``hard_neg_weight`` × the mean classification loss of each
+    pair's ``hard_neg_topk`` highest-scoring negatives outside the GT box
+    (:func:`ltr.models.loss.classification.hard_negative_cross_entropy`)."""
+
+    hard_neg_topk: int = 0
+    hard_neg_weight: float = 1.0
+
+    def validate(self) -> None:
+        if self.hard_neg_topk < 0 or self.hard_neg_weight < 0:
+            raise ValueError("train.loss.hard_neg_topk and train.loss.hard_neg_weight must be >= 0")
+
 
 @dataclass
 class TrainConfig:

@@ -306,14 +306,18 @@ def _safe(name: str) -> str:
 # --------------------------------------------------------------------------- per-protocol evaluation
 
 
+def _visible(seqs: Seq[Sequence]) -> Optional[List[Optional[np.ndarray]]]:
+    """Per-sequence visibility flags for the OPE metrics, or None when no sequence has any."""
+    vis = [s.target_visible for s in seqs]
+    return vis if any(v is not None for v in vis) else None
+
+
 def _eval_ope(runs: List[RunResults], seqs: Seq[Sequence], protocol: str, dataset: str, idx: np.ndarray
               ) -> List[Any]:
     from tracking.analysis.metrics import compute_ope
 
     sub = [seqs[i] for i in idx]
-    vis = [s.target_visible for s in sub]
-    visible = vis if any(v is not None for v in vis) else None
-    return [compute_ope([r.boxes[i] for i in idx], [s.ground_truth for s in sub], protocol, visible,
+    return [compute_ope([r.boxes[i] for i in idx], [s.ground_truth for s in sub], protocol, _visible(sub),
                         dataset=dataset, names=[s.name for s in sub]) for r in runs]
 
 
@@ -420,9 +424,7 @@ def _analyze_ope_like(specs: Seq[ResultsSpec], dataset: str, seqs: List[Sequence
         fails = classify_dataset([runs[0].boxes[i] for i in all_idx], seqs)
         summ.failures = count_causes(fails)
         if not got:
-            sub_vis = [s.target_visible for s in seqs]
-            vis_arg = sub_vis if any(v is not None for v in sub_vis) else None
-            ors = [oracle_aucs(r.boxes, [s.ground_truth for s in seqs], protocol, vis_arg, dataset=mdata,
+            ors = [oracle_aucs(r.boxes, [s.ground_truth for s in seqs], protocol, _visible(seqs), dataset=mdata,
                                names=[s.name for s in seqs]) for r in runs]
             summ.oracle = {k: float(np.mean([o[k] for o in ors])) for k in ors[0]}
         for f in fails:

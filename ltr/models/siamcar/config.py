@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import List, Literal, Optional
 
 from ltr.admin.experiment import ExperimentConfig
-from ltr.admin.train_config import TrainConfig
+from ltr.admin.train_config import HardNegativeLossConfig, TrainConfig
 
 __all__ = [
     "SiamCARModelConfig",
@@ -70,7 +70,7 @@ class SiamCARModelConfig:
 
 
 @dataclass
-class SiamCARLossConfig:
+class SiamCARLossConfig(HardNegativeLossConfig):
     """Label assignment and loss weights (siamcar.md §3)."""
 
     #: 'official': positive iff inside the central ``pos_region`` × ``pos_region`` sub-box of the GT
@@ -86,16 +86,11 @@ class SiamCARLossConfig:
     #: patch coordinate of score cell 0 in training (official: 32 for 255/25; null = derived,
     #: round-half-up of (search − (S−1)·stride)/2)
     grid_offset: Optional[float] = None
-    #: SOTLab extension (0 = off, official): add ``hard_neg_weight`` × the mean CE of each pair's
-    #: ``hard_neg_topk`` highest-scoring negatives outside the GT box (online hard-example mining; look-alikes)
-    hard_neg_topk: int = 0
-    hard_neg_weight: float = 1.0
 
     def validate(self) -> None:
+        super().validate()
         if not 0.0 < self.pos_region <= 1.0:
             raise ValueError(f"train.loss.pos_region must be in (0, 1], got {self.pos_region}")
-        if self.hard_neg_topk < 0 or self.hard_neg_weight < 0:
-            raise ValueError("train.loss.hard_neg_topk and train.loss.hard_neg_weight must be >= 0")
 
 
 @dataclass

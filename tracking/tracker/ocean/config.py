@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import List, Literal, Optional
 
 from ltr.admin.experiment import ExperimentConfig
-from ltr.admin.train_config import TrainConfig
+from ltr.admin.train_config import HardNegativeLossConfig, TrainConfig
 from ltr.models.ocean.config import OceanModelConfig
 
 __all__ = ["OceanOnlineTrackConfig", "OceanTrackConfig", "OceanLossConfig", "OceanLabelConfig",
@@ -132,7 +132,7 @@ class OceanLabelConfig:
 
 
 @dataclass
-class OceanLossConfig:
+class OceanLossConfig(HardNegativeLossConfig):
     """Loss weights (code HEAD: 1/1/1; before 2020-09-26: reg 1.2; paper: cls 1.2) and switches."""
 
     cls_weight: float = 1.0
@@ -142,10 +142,6 @@ class OceanLossConfig:
     detach_align_label: bool = True
     #: also stop the gradient flowing from L_o into the regressor through the OA offsets (ablation)
     detach_offsets: bool = False
-    #: SOTLab extension (0 = off, as TracKit): add ``hard_neg_weight`` × the mean BCE of each pair's
-    #: ``hard_neg_topk`` highest-scoring non-positive cells outside the GT box to the plain classification loss
-    hard_neg_topk: int = 0
-    hard_neg_weight: float = 1.0
 
 
 @dataclass
@@ -188,8 +184,7 @@ class OceanConfig(ExperimentConfig):
     def validate(self) -> None:
         self.track.validate()
         self.train.validate()
-        if self.train.loss.hard_neg_topk < 0 or self.train.loss.hard_neg_weight < 0:
-            raise ValueError("train.loss.hard_neg_topk and train.loss.hard_neg_weight must be >= 0")
+        self.train.loss.validate()
         if self.track.online and not self.model.online.enabled:
             raise ValueError("track.online is true but model.online.enabled is false (the online branch is not built)")
         if self.train.mode == "online" and not self.model.online.enabled:
