@@ -391,6 +391,8 @@ def _analyze_ope_like(specs: Seq[ResultsSpec], dataset: str, seqs: List[Sequence
     all_idx = np.arange(len(seqs))
     sizes = [_image_size(s) for s in seqs] if got else []
     init_frames = [s.init_frame for s in seqs]
+    # the oracle re-scoring's per-sequence inputs are the same for every tracker and run: built once
+    gts, visible, names = [s.ground_truth for s in seqs], _visible(seqs), [s.name for s in seqs]
     summaries = []
     for tr in results:
         runs = tr.runs
@@ -424,8 +426,7 @@ def _analyze_ope_like(specs: Seq[ResultsSpec], dataset: str, seqs: List[Sequence
         fails = classify_dataset([runs[0].boxes[i] for i in all_idx], seqs)
         summ.failures = count_causes(fails)
         if not got:
-            ors = [oracle_aucs(r.boxes, [s.ground_truth for s in seqs], protocol, _visible(seqs), dataset=mdata,
-                               names=[s.name for s in seqs]) for r in runs]
+            ors = [oracle_aucs(r.boxes, gts, protocol, visible, dataset=mdata, names=names) for r in runs]
             summ.oracle = {k: float(np.mean([o[k] for o in ors])) for k in ors[0]}
         for f in fails:
             per_seq[f.name].update({"loss_cause": f.cause, "lost_frame": f.lost_frame,

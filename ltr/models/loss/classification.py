@@ -66,9 +66,10 @@ def hard_negative_cross_entropy(logits: torch.Tensor, candidates: torch.Tensor, 
     kk = min(k, ce.shape[1])
     # non-candidates sort last (every CE is >= 0); the per-image mean then takes only the first min(k, n) values
     top = torch.where(cand, ce, torch.full_like(ce, -1.0)).topk(kk, dim=1).values
-    take = torch.arange(kk, device=ce.device)[None, :] < n.clamp(max=kk)[:, None]
+    used = n.clamp(max=kk)  # values averaged per image
+    take = torch.arange(kk, device=ce.device)[None, :] < used[:, None]
     has = n > 0
     if not bool(has.any()):
         return logits.sum() * 0.0
-    per_image = (top * take).sum(1)[has] / take.sum(1)[has]
+    per_image = (top * take).sum(1)[has] / used[has]
     return per_image.mean()
