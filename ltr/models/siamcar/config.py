@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import List, Literal, Optional
 
 from ltr.admin.experiment import ExperimentConfig
+from ltr.admin.track_config import ColourModelConfig
 from ltr.admin.train_config import HardNegativeLossConfig, TrainConfig
 
 __all__ = [
@@ -149,6 +150,9 @@ class SiamCARTrackConfig:
     #: training pipeline's affine crop and the training grid offset, for models trained with SOTLab's
     #: processing (tracking then sees exactly the geometry the network was trained on)
     crop: Literal["official", "exact"] = "official"
+    #: online colour model mixed into the classification probability before penalty and window (SOTLab
+    #: extension, off)
+    colour: ColourModelConfig = field(default_factory=ColourModelConfig)
 
     def validate(self) -> None:
         for k in ("lr", "window_lr"):
@@ -163,6 +167,7 @@ class SiamCARTrackConfig:
             raise ValueError(f"track.top_k must be in 1..8, got {self.top_k}")
         if self.min_size < 0:
             raise ValueError("track.min_size must be >= 0")
+        self.colour.validate()
 
 
 @dataclass

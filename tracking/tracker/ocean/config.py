@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import List, Literal, Optional
 
 from ltr.admin.experiment import ExperimentConfig
+from ltr.admin.track_config import ColourModelConfig
 from ltr.admin.train_config import HardNegativeLossConfig, TrainConfig
 from ltr.models.ocean.config import OceanModelConfig
 
@@ -99,6 +100,8 @@ class OceanTrackConfig:
     online: bool = False
     online_ratio: float = 0.7
     online_params: OceanOnlineTrackConfig = field(default_factory=OceanOnlineTrackConfig)
+    #: online colour model mixed into the classification map before penalty and window (SOTLab extension, off)
+    colour: ColourModelConfig = field(default_factory=ColourModelConfig)
 
     def validate(self) -> None:
         for k in ("window_influence", "lr", "ratio", "online_ratio"):
@@ -116,6 +119,7 @@ class OceanTrackConfig:
         if self.min_size <= 0 or self.penalty_k < 0 or self.context_amount < 0:
             raise ValueError("track.min_size must be > 0, penalty_k and context_amount >= 0")
         self.online_params.validate()
+        self.colour.validate()
 
 
 # --------------------------------------------------------------------------- training

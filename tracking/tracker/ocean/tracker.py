@@ -20,6 +20,7 @@ import torch
 from ltr.admin.registry import TRACKERS
 from ltr.models.ocean import OceanNet, build_ocean
 from tracking.tracker.base import BaseTracker, TrackOutput
+from tracking.tracker.colour_model import ColourModel
 from tracking.tracker.siamese_utils import (
     change,
     context_size,
@@ -155,6 +156,7 @@ class OceanTracker(BaseTracker):
             from .online import OceanOnlineTracker
 
             self.online = OceanOnlineTracker(net, self.p.online_params, device)
+        self.colour = ColourModel(self.p.colour) if self.p.colour.enabled else None
 
     # ------------------------------------------------------------------ helpers
     def _to_tensor(self, patch_bgr: np.ndarray) -> torch.Tensor:
@@ -216,6 +218,8 @@ class OceanTracker(BaseTracker):
         self.frame_num = 1
         if self.online is not None:
             self.online.initialize(rgb, self.pos, self.sz)
+        if self.colour is not None:
+            self.colour.initialize(rgb, self.pos, self.sz)
         self.timings = {"init": time.perf_counter() - t0}
         return {"box": box.copy(), "score": 1.0}
 
@@ -251,6 +255,16 @@ class OceanTracker(BaseTracker):
                 cls = self.p.ratio * cls + (1 - self.p.ratio) * torch.sigmoid(out["align"])[0, 0].float().cpu().numpy()
             reg = out["reg"][0].float().cpu().numpy()
         t4 = time.perf_counter()
+        cls_net, colour = cls, None
+        if self.colour is not None:
+            # crop pixels of the score cells (the grid decode_and_select uses) and of the previous centre
+            cells = self.stride * (np.arange(cls.shape[-1], dtype=np.float64) - cls.shape[-1] // 2) \
+                + self.search_size // 2
+            self.colour.set_frame(rgb)
+            colour = self.colour.score_map(x[:, :, ::-1], cells, cells, self.sz * scale_z)
+            w = self.p.colour.weight
+            cls = ((1 - w) * cls + w * colour).astype(np.float32)
+        prev_pos = self.pos.copy()
         sel = decode_and_select(cls, reg, self.pos, self.sz, scale_z, self.search_size, self.stride,
                                 self.window, self.p, online_score, centre)
         pos, sz = sel["pos"], sel["sz"]
@@ -265,6 +279,12 @@ class OceanTracker(BaseTracker):
         sz[0] = max(self.p.min_size, min(float(self.im_w), sz[0]))
         sz[1] = max(self.p.min_size, min(float(self.im_h), sz[1]))
         self.pos, self.sz = pos, sz
+        if self.colour is not None and not self.lost:
+            r, c = sel["peak"]
+            crop_c = (self.search_size // 2) if centre is None else centre
+            dis = self.colour.distractor_centres(cls_net, cells, cells, crop_c, prev_pos, scale_z, self.pos, self.sz)
+            self.colour.update(rgb, self.pos, self.sz, float(cls_net[r, c]), dis,
+                               float(colour[r, c] / max(colour.max(), 1e-12)))
         t5 = time.perf_counter()
         if self.online is not None:
             self.online.update(rgb, self.pos, self.sz, self.frame_num)
@@ -276,6 +296,8 @@ class OceanTracker(BaseTracker):
         result: TrackOutput = {"box": box, "score": sel["score"]}
         if self.debug:
             dbg = {"cls": cls, "penalty": sel["penalty"], "pscore": sel["pscore"]}
+            if colour is not None:
+                dbg["cls_net"], dbg["colour"] = cls_net, colour
             if "align" in out:
                 dbg["align"] = torch.sigmoid(out["align"])[0, 0].float().cpu().numpy()
             if online_score is not None:

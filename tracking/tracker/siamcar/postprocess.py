@@ -124,6 +124,8 @@ def postprocess(
     cfg: Any,
     geom: Geometry,
     window: Optional[np.ndarray] = None,
+    colour: Optional[np.ndarray] = None,
+    colour_weight: float = 0.0,
 ) -> Dict[str, Any]:
     """One frame of post-processing.
 
@@ -132,6 +134,8 @@ def postprocess(
         center, size: previous state in frame px; scale_z: template scale of this frame's crop.
         cfg: a :class:`SiamCARTrackConfig` (variant, lr, penalty_k, window_lr, hanning, region_s/l, top_k).
         window: S×S cosine window (computed if None).
+        colour: S×S colour score (:class:`tracking.tracker.colour_model.ColourModel`); the classification
+            probability becomes ``(1 − colour_weight)·cls + colour_weight·colour`` before penalty and window.
 
     Returns a dict with ``center`` (cx, cy) and ``size`` (w, h) *before* image clipping, ``score``
     (confidence in [0, 1]), ``maps`` (intermediate arrays) and ``info`` (peaks, rates).
@@ -144,10 +148,14 @@ def postprocess(
     if window is None:
         window = hanning_window(s)
     cls = softmax_fg(cls_logits)
+    maps: Dict[str, np.ndarray] = {}
+    if colour is not None and colour_weight > 0:
+        maps["cls_net"], maps["colour"] = cls, colour
+        cls = ((1 - colour_weight) * cls + colour_weight * np.asarray(colour, np.float64)).astype(np.float32)
     pen = penalty_map(lrtbs, size, scale_z, cfg.penalty_k)
     lam = cfg.window_lr
     variant = cfg.variant
-    maps: Dict[str, np.ndarray] = {"cls_prob": cls, "penalty": pen}
+    maps.update(cls_prob=cls, penalty=pen)
     info: Dict[str, Any] = {}
 
     if variant == "head":

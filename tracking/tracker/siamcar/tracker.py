@@ -21,6 +21,7 @@ import torch
 from ltr.admin.registry import NETWORKS, TRACKERS
 from ltr.models.siamcar.config import SiamCARConfig
 from tracking.tracker.base import BaseTracker, TrackOutput
+from tracking.tracker.colour_model import ColourModel
 from tracking.tracker.siamese_utils import (context_size, ensure_rgb, get_subwindow, get_subwindow_exact, hanning_window,
                                            sync_device)
 
@@ -55,6 +56,9 @@ class SiamCARTracker(BaseTracker):
         self.channel_average = np.zeros(3)
         self.frame_num = 0
         self._last_x: Optional[torch.Tensor] = None
+        self.colour = ColourModel(cfg.track.colour) if cfg.track.colour.enabled else None
+        # crop-pixel positions of the score cells (rows and columns alike)
+        self._cells = self.geom.offset + self.geom.stride * np.arange(self.geom.score_size, dtype=np.float64)
 
     # ------------------------------------------------------------------ network
     @classmethod
@@ -97,6 +101,8 @@ class SiamCARTracker(BaseTracker):
             z = get_subwindow(image, self.center, self.geom.template_size, max(1, s_z), self.channel_average)
         with torch.inference_mode():
             self.zf = self.net.template(self._to_tensor(z))
+        if self.colour is not None:
+            self.colour.initialize(image, self.center, self.size)
         self.frame_num = 0
         self.timings = {"init": time.perf_counter() - t0}
         out: TrackOutput = {"box": box.copy(), "score": 1.0}
@@ -133,8 +139,14 @@ class SiamCARTracker(BaseTracker):
             cen = out["cen"][0].float().cpu().numpy()
         t3 = time.perf_counter()
 
-        res = postprocess(cls, loc, cen, self.center, self.size, scale_z, cfg, self.geom, self.window)
+        colour = None
+        if self.colour is not None:
+            self.colour.set_frame(image)
+            colour = self.colour.score_map(x, self._cells, self._cells, self.size * scale_z)
+        res = postprocess(cls, loc, cen, self.center, self.size, scale_z, cfg, self.geom, self.window,
+                          colour, cfg.colour.weight)
         img_h, img_w = image.shape[:2]
+        ox, oy = float(self.center[0]), float(self.center[1])  # the crop's centre in the frame
         ncx, ncy = res["center"]
         nw, nh = res["size"]
         if not all(math.isfinite(v) for v in (ncx, ncy, nw, nh)):
@@ -147,8 +159,18 @@ class SiamCARTracker(BaseTracker):
         self.center = np.array([cx, cy])
         self.size = np.array([nw, nh])
         t4 = time.perf_counter()
-        self.timings = {"crop": t1 - t0, "backbone": t2 - t1, "head": t3 - t2, "update": 0.0, "post": t4 - t3,
-                        "total": t4 - t0}
+        if self.colour is not None:
+            net_map = res["maps"].get("cls_net", res["maps"]["cls_prob"])
+            # score cell nearest to the new centre
+            at = [int(np.argmin(np.abs(self._cells - (self.geom.center + (v - o) * scale_z))))
+                  for v, o in ((cy, oy), (cx, ox))]
+            agree = float(colour[at[0], at[1]] / max(colour.max(), 1e-12))
+            dis = self.colour.distractor_centres(net_map, self._cells, self._cells, self.geom.center, (ox, oy), scale_z,
+                                                 self.center, self.size)
+            self.colour.update(image, self.center, self.size, float(net_map[at[0], at[1]]), dis, agree)
+        t5 = time.perf_counter()
+        self.timings = {"crop": t1 - t0, "backbone": t2 - t1, "head": t3 - t2, "update": t5 - t4, "post": t4 - t3,
+                        "total": t5 - t0}
         result: TrackOutput = {"box": np.array([cx - nw / 2.0, cy - nh / 2.0, nw, nh]), "score": float(res["score"])}
         if self.debug:
             dbg = {k: v for k, v in res["maps"].items()}
