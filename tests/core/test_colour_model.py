@@ -11,7 +11,7 @@ import torch
 from ltr.admin.config import ConfigError
 from ltr.admin.experiment import load_tracker_config
 from ltr.admin.track_config import ColourModelConfig
-from tracking.tracker.colour_model import ColourModel, box_means, colour_histogram, local_maxima
+from tracking.tracker.colour_model import ColourModel, box_means, colour_histogram, local_maxima, nearest_cell
 
 torch.set_num_threads(1)
 
@@ -177,6 +177,9 @@ def test_score_map_peaks_on_the_target_and_distractor_centres_map_back():
     cells = np.array([10.0, 30.0, 50.0, 70.0, 90.0])
     got = m.distractor_centres(score, cells, cells, 50.0, (40.0, 30.0), 2.0, (40.0, 30.0), (10.0, 10.0))
     np.testing.assert_allclose(got, [[60.0, 10.0]])
+    # and back: frame (60, 10) is crop (90, 10), the cell in row 0, column 4; frame (41, 31) is crop (52, 52)
+    assert nearest_cell(cells, cells, 50.0, (40.0, 30.0), 2.0, (60.0, 10.0)) == (0, 4)
+    assert nearest_cell(cells, cells, 50.0, (40.0, 30.0), 2.0, (41.0, 31.0)) == (2, 2)
 
 
 def test_config_rejects_bad_values_and_unknown_keys():

@@ -18,7 +18,7 @@ import numpy as np
 
 from ltr.admin.track_config import ColourModelConfig
 
-__all__ = ["ColourModel", "colour_histogram", "box_means", "local_maxima"]
+__all__ = ["ColourModel", "colour_histogram", "box_means", "local_maxima", "nearest_cell"]
 
 
 def _bin_index(pixels: np.ndarray, bins: int, gain: Optional[np.ndarray] = None) -> np.ndarray:
@@ -93,6 +93,15 @@ def local_maxima(score: np.ndarray, min_ratio: float, exclude: Tuple[int, int], 
     rr, cc = np.nonzero(is_max)
     far = (rr - exclude[0]) ** 2 + (cc - exclude[1]) ** 2 > radius ** 2
     return np.stack([rr[far], cc[far]], 1)
+
+
+def nearest_cell(xs: np.ndarray, ys: np.ndarray, crop_centre: float, frame_centre: Sequence[float], scale: float,
+                 point: Sequence[float]) -> Tuple[int, int]:
+    """(row, column) of the grid cell (``ys`` rows × ``xs`` columns in crop px) nearest to the frame-px ``point``,
+    for a crop whose pixel ``crop_centre`` is ``frame_centre`` at ``scale`` crop px per frame px."""
+    x = (float(point[0]) - float(frame_centre[0])) * scale + crop_centre
+    y = (float(point[1]) - float(frame_centre[1])) * scale + crop_centre
+    return int(np.argmin(np.abs(np.asarray(ys) - y))), int(np.argmin(np.abs(np.asarray(xs) - x)))
 
 
 class ColourModel:
@@ -200,9 +209,8 @@ class ColourModel:
         if self.cfg.distractor_weight <= 0:
             return np.zeros((0, 2))
         fc = np.asarray(frame_centre, np.float64)
-        t = (np.asarray(target, np.float64) - fc) * scale + crop_centre  # chosen centre in crop px
         step = float(xs[1] - xs[0]) if len(xs) > 1 else 1.0
-        near = (int(np.argmin(np.abs(ys - t[1]))), int(np.argmin(np.abs(xs - t[0]))))
+        near = nearest_cell(xs, ys, crop_centre, fc, scale, target)
         radius = math.sqrt(float(target_size[0]) * float(target_size[1])) * scale / step
         rc = local_maxima(score, self.cfg.distractor_ratio, near, radius)
         return np.stack([fc[0] + (xs[rc[:, 1]] - crop_centre) / scale, fc[1] + (ys[rc[:, 0]] - crop_centre) / scale], 1)

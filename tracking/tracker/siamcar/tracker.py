@@ -21,7 +21,7 @@ import torch
 from ltr.admin.registry import NETWORKS, TRACKERS
 from ltr.models.siamcar.config import SiamCARConfig
 from tracking.tracker.base import BaseTracker, TrackOutput
-from tracking.tracker.colour_model import ColourModel
+from tracking.tracker.colour_model import ColourModel, nearest_cell
 from tracking.tracker.siamese_utils import (context_size, ensure_rgb, get_subwindow, get_subwindow_exact, hanning_window,
                                            sync_device)
 
@@ -161,9 +161,7 @@ class SiamCARTracker(BaseTracker):
         t4 = time.perf_counter()
         if self.colour is not None:
             net_map = res["maps"].get("cls_net", res["maps"]["cls_prob"])
-            # score cell nearest to the new centre
-            at = [int(np.argmin(np.abs(self._cells - (self.geom.center + (v - o) * scale_z))))
-                  for v, o in ((cy, oy), (cx, ox))]
+            at = nearest_cell(self._cells, self._cells, self.geom.center, (ox, oy), scale_z, self.center)
             agree = float(colour[at[0], at[1]] / max(colour.max(), 1e-12))
             dis = self.colour.distractor_centres(net_map, self._cells, self._cells, self.geom.center, (ox, oy), scale_z,
                                                  self.center, self.size)
