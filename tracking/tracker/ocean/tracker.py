@@ -176,6 +176,9 @@ class OceanTracker(BaseTracker):
         """Search crop side X, its score-map side S and the S×S window."""
         self.search_size = int(size)
         self.score_sz = self._score_size(self.search_size)
+        # crop pixels of the score cells (rows and columns alike; the grid decode_and_select uses)
+        self._cells = self.stride * (np.arange(self.score_sz, dtype=np.float64) - self.score_sz // 2) \
+            + self.search_size // 2
         if self.p.windowing == "cosine":
             self.window = hanning_window(self.score_sz)
         else:
@@ -257,9 +260,7 @@ class OceanTracker(BaseTracker):
         t4 = time.perf_counter()
         cls_net, colour = cls, None
         if self.colour is not None:
-            # crop pixels of the score cells (the grid decode_and_select uses) and of the previous centre
-            cells = self.stride * (np.arange(cls.shape[-1], dtype=np.float64) - cls.shape[-1] // 2) \
-                + self.search_size // 2
+            cells = self._cells
             self.colour.set_frame(rgb)
             colour = self.colour.score_map(x[:, :, ::-1], cells, cells, self.sz * scale_z)
             w = self.p.colour.weight
