@@ -18,7 +18,7 @@ import numpy as np
 
 from ltr.admin.track_config import ColourModelConfig
 
-__all__ = ["ColourModel", "colour_histogram", "box_means", "local_maxima", "nearest_cell"]
+__all__ = ["ColourModel", "colour_histogram", "box_means", "local_maxima", "nearest_cell", "fuse_scores"]
 
 
 def _bin_index(pixels: np.ndarray, bins: int, gain: Optional[np.ndarray] = None) -> np.ndarray:
@@ -93,6 +93,11 @@ def local_maxima(score: np.ndarray, min_ratio: float, exclude: Tuple[int, int], 
     rr, cc = np.nonzero(is_max)
     far = (rr - exclude[0]) ** 2 + (cc - exclude[1]) ** 2 > radius ** 2
     return np.stack([rr[far], cc[far]], 1)
+
+
+def fuse_scores(cls: np.ndarray, colour: np.ndarray, weight: float) -> np.ndarray:
+    """The classification map a tracker decodes: ``(1 − weight)·cls + weight·colour`` (float32)."""
+    return ((1 - weight) * cls + weight * np.asarray(colour, np.float64)).astype(np.float32)
 
 
 def nearest_cell(xs: np.ndarray, ys: np.ndarray, crop_centre: float, frame_centre: Sequence[float], scale: float,
@@ -214,6 +219,17 @@ class ColourModel:
         radius = math.sqrt(float(target_size[0]) * float(target_size[1])) * scale / step
         rc = local_maxima(score, self.cfg.distractor_ratio, near, radius)
         return np.stack([fc[0] + (xs[rc[:, 1]] - crop_centre) / scale, fc[1] + (ys[rc[:, 0]] - crop_centre) / scale], 1)
+
+    def learn(self, image: np.ndarray, net_map: np.ndarray, colour: np.ndarray, cell: Tuple[int, int],
+              xs: np.ndarray, crop_centre: float, frame_centre: Sequence[float], scale: float,
+              center: Sequence[float], size: Sequence[float]) -> bool:
+        """A tracker's per-frame update after it chose the new state (``center``, ``size``) at score ``cell``
+        of this frame's maps (square grid ``xs`` in crop px; crop geometry as in :meth:`distractor_centres`):
+        gated by the network's score there and by the colour map's agreement, with the network map's
+        look-alikes as distractors."""
+        agree = float(colour[cell] / max(colour.max(), 1e-12))
+        dis = self.distractor_centres(net_map, xs, xs, crop_centre, frame_centre, scale, center, size)
+        return self.update(image, center, size, float(net_map[cell]), dis, agree)
 
     def score_map(self, crop: np.ndarray, xs: np.ndarray, ys: np.ndarray, size: Sequence[float]) -> np.ndarray:
         """Mean object likelihood over the object region (the ``size`` box in crop px, × ``inner``) centred at

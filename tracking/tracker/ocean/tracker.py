@@ -20,7 +20,7 @@ import torch
 from ltr.admin.registry import TRACKERS
 from ltr.models.ocean import OceanNet, build_ocean
 from tracking.tracker.base import BaseTracker, TrackOutput
-from tracking.tracker.colour_model import ColourModel
+from tracking.tracker.colour_model import ColourModel, fuse_scores
 from tracking.tracker.siamese_utils import (
     change,
     context_size,
@@ -260,11 +260,9 @@ class OceanTracker(BaseTracker):
         t4 = time.perf_counter()
         cls_net, colour = cls, None
         if self.colour is not None:
-            cells = self._cells
             self.colour.set_frame(rgb)
-            colour = self.colour.score_map(x[:, :, ::-1], cells, cells, self.sz * scale_z)
-            w = self.p.colour.weight
-            cls = ((1 - w) * cls + w * colour).astype(np.float32)
+            colour = self.colour.score_map(x[:, :, ::-1], self._cells, self._cells, self.sz * scale_z)
+            cls = fuse_scores(cls, colour, self.p.colour.weight)
         prev_pos = self.pos.copy()
         sel = decode_and_select(cls, reg, self.pos, self.sz, scale_z, self.search_size, self.stride,
                                 self.window, self.p, online_score, centre)
@@ -281,11 +279,9 @@ class OceanTracker(BaseTracker):
         sz[1] = max(self.p.min_size, min(float(self.im_h), sz[1]))
         self.pos, self.sz = pos, sz
         if self.colour is not None and not self.lost:
-            r, c = sel["peak"]
             crop_c = (self.search_size // 2) if centre is None else centre
-            dis = self.colour.distractor_centres(cls_net, cells, cells, crop_c, prev_pos, scale_z, self.pos, self.sz)
-            self.colour.update(rgb, self.pos, self.sz, float(cls_net[r, c]), dis,
-                               float(colour[r, c] / max(colour.max(), 1e-12)))
+            self.colour.learn(rgb, cls_net, colour, sel["peak"], self._cells, crop_c, prev_pos, scale_z, self.pos,
+                              self.sz)
         t5 = time.perf_counter()
         if self.online is not None:
             self.online.update(rgb, self.pos, self.sz, self.frame_num)

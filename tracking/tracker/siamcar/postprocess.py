@@ -28,6 +28,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 import torch
 
+from tracking.tracker.colour_model import fuse_scores
 from tracking.tracker.siamese_utils import argmax2d, change, hanning_window, score_offset, sz_wh, upsample_cubic
 
 __all__ = ["Geometry", "postprocess", "softmax_fg", "penalty_map"]
@@ -151,7 +152,7 @@ def postprocess(
     maps: Dict[str, np.ndarray] = {}
     if colour is not None and colour_weight > 0:
         maps["cls_net"], maps["colour"] = cls, colour
-        cls = ((1 - colour_weight) * cls + colour_weight * np.asarray(colour, np.float64)).astype(np.float32)
+        cls = fuse_scores(cls, colour, colour_weight)
     pen = penalty_map(lrtbs, size, scale_z, cfg.penalty_k)
     lam = cfg.window_lr
     variant = cfg.variant

@@ -162,10 +162,8 @@ class SiamCARTracker(BaseTracker):
         if self.colour is not None:
             net_map = res["maps"].get("cls_net", res["maps"]["cls_prob"])
             at = nearest_cell(self._cells, self._cells, self.geom.center, (ox, oy), scale_z, self.center)
-            agree = float(colour[at[0], at[1]] / max(colour.max(), 1e-12))
-            dis = self.colour.distractor_centres(net_map, self._cells, self._cells, self.geom.center, (ox, oy), scale_z,
-                                                 self.center, self.size)
-            self.colour.update(image, self.center, self.size, float(net_map[at[0], at[1]]), dis, agree)
+            self.colour.learn(image, net_map, colour, at, self._cells, self.geom.center, (ox, oy), scale_z,
+                              self.center, self.size)
         t5 = time.perf_counter()
         self.timings = {"crop": t1 - t0, "backbone": t2 - t1, "head": t3 - t2, "update": t5 - t4, "post": t4 - t3,
                         "total": t5 - t0}
