@@ -99,11 +99,17 @@ def decode_and_select(
                                   centre)
 
 
+def score_cells(score_size: int, stride: int, search_size: int) -> np.ndarray:
+    """Crop pixel of every score cell along a row or column (TracKit's grid: the middle cell at
+    ``search_size // 2``, ``stride`` px apart)."""
+    return stride * (np.arange(score_size, dtype=np.float64) - score_size // 2) + search_size // 2
+
+
 def _decode_and_select(cls_score, reg, pos, sz, scale_z, search_size, stride, window, p, online_score,
                        centre=None):
     s = cls_score.shape[-1]
     centre = search_size // 2 if centre is None else centre  # crop pixel of the previous position
-    g = stride * (np.arange(s, dtype=np.float64) - s // 2) + search_size // 2
+    g = score_cells(s, stride, search_size)
     gx, gy = g[None, :], g[:, None]
     x1, y1 = gx - reg[0], gy - reg[1]
     x2, y2 = gx + reg[2], gy + reg[3]
@@ -177,8 +183,7 @@ class OceanTracker(BaseTracker):
         self.search_size = int(size)
         self.score_sz = self._score_size(self.search_size)
         # crop pixels of the score cells (rows and columns alike; the grid decode_and_select uses)
-        self._cells = self.stride * (np.arange(self.score_sz, dtype=np.float64) - self.score_sz // 2) \
-            + self.search_size // 2
+        self._cells = score_cells(self.score_sz, self.stride, self.search_size)
         if self.p.windowing == "cosine":
             self.window = hanning_window(self.score_sz)
         else:

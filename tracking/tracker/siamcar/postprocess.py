@@ -57,6 +57,11 @@ class Geometry:
         return score_offset(self.search_size, self.score_size, self.stride)
 
     @property
+    def cells(self) -> np.ndarray:
+        """Patch coordinate of every score cell along a row or column (cell ``j`` at ``offset + stride·j``)."""
+        return self.offset + self.stride * np.arange(self.score_size, dtype=np.float64)
+
+    @property
     def scale_score(self) -> float:
         return self.up / self.score_size
 

@@ -58,7 +58,7 @@ class SiamCARTracker(BaseTracker):
         self._last_x: Optional[torch.Tensor] = None
         self.colour = ColourModel(cfg.track.colour) if cfg.track.colour.enabled else None
         # crop-pixel positions of the score cells (rows and columns alike)
-        self._cells = self.geom.offset + self.geom.stride * np.arange(self.geom.score_size, dtype=np.float64)
+        self._cells = self.geom.cells
 
     # ------------------------------------------------------------------ network
     @classmethod
