@@ -249,11 +249,13 @@ def test_online_fusion_bicubic_after_window():
     assert sel["lr"] == pytest.approx(sel["penalty"][r, c] * cls[r, c] * 0.7)
 
 
-def test_online_tracker_end_to_end_small_net():
+@pytest.mark.parametrize("fusion", ["resize", "aligned"])
+def test_online_tracker_end_to_end_small_net(fusion):
     torch.manual_seed(7)
     cfg = OceanConfig()
     cfg.model = _small_online_cfg()
     cfg.track.online, cfg.track.align = True, False
+    cfg.track.online_fusion = fusion
     cfg.track.online_params.net_opt_iter = 3
     net = OceanNet(cfg.model).eval()
     tr = OceanTracker(cfg, net)
@@ -263,5 +265,68 @@ def test_online_tracker_end_to_end_small_net():
     tr.debug = True
     for _ in range(3):
         out = tr.track(img)
-        assert np.all(np.isfinite(out["box"])) and out["debug"]["online"].shape == (14, 14)
+        # resize hands the raw map to the fusion; aligned samples it onto the Siamese grid first
+        want = (14, 14) if fusion == "resize" else out["debug"]["cls"].shape
+        assert np.all(np.isfinite(out["box"])) and out["debug"]["online"].shape == want
         assert set(tr.timings) >= {"crop", "backbone", "head", "online", "post"}
+
+
+def _scored_online_tracker():
+    """An online state after one real ``score`` call on a small net (sample geometry from the actual crop)."""
+    torch.manual_seed(3)
+    tr = OceanOnlineTracker(OceanNet(_small_online_cfg()).eval(), OceanOnlineTrackConfig())
+    img = (np.random.default_rng(2).random((240, 320, 3)) * 255).astype(np.uint8)
+    tr.initialize(img, np.array([150.0, 110.0]), np.array([36.0, 30.0]))
+    tr.score(img)
+    return tr
+
+
+def test_online_map_at_follows_dimp_localisation():
+    tr = _scored_online_tracker()
+    n = tr.scores.shape[0]
+    # DiMP's rule (pytracking localize_target), written out: image position of cell k is the sample centre
+    # (the middle of the crop's pixel coords) + (k - (n - 1)/2) * (224 / feature cells) * sample scale
+    pitch = 224.0 / float(tr.feature_sz[0]) * tr.sample_scale
+    cy, cx = float(tr.sample_pos[0]), float(tr.sample_pos[1])
+    one_hot = np.zeros((n, n), dtype=np.float32)
+    one_hot[3, 9] = 1.0
+    tr.scores = one_hot
+    y, x = cy + (3 - (n - 1) / 2) * pitch, cx + (9 - (n - 1) / 2) * pitch
+    got = tr.map_at(np.array([y, y + pitch]), np.array([x, x - pitch / 2]))  # rows × columns
+    np.testing.assert_allclose(got[:, 0], [1.0, 0.0], atol=1e-6)  # the peak; one pitch below it
+    assert got[0, 1] == pytest.approx(0.5)  # half a pitch to the left: bilinear halfway
+    # an affine map is reproduced exactly anywhere inside; beyond the map the border value is kept
+    r, c = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    tr.scores = (0.5 * r - 0.25 * c + 2.0).astype(np.float32)
+    ys = cy + np.array([-40.3, 0.0, 17.7])
+    xs = cx + np.array([-5.0, 33.1])
+    want = 0.5 * ((ys - cy) / pitch + (n - 1) / 2)[:, None] - 0.25 * ((xs - cx) / pitch + (n - 1) / 2)[None, :] + 2.0
+    np.testing.assert_allclose(tr.map_at(ys, xs), want, rtol=1e-6)
+    far = tr.map_at(np.array([cy - 1e4]), np.array([cx + 1e4]))
+    assert far[0, 0] == pytest.approx(0.5 * 0 - 0.25 * (n - 1) + 2.0)
+
+
+def test_aligned_fusion_puts_online_evidence_where_it_was_seen():
+    """TracKit's resize squeezes the online map (4·sqrt(w0·h0) wide) onto the narrower Siamese grid, so an
+    online peak seen d px from the centre lands near 2/3·d; the aligned fusion reads it at d."""
+    tr = _scored_online_tracker()
+    n = tr.scores.shape[0]
+    pitch = 224.0 / float(tr.feature_sz[0]) * tr.sample_scale
+    cy, cx = float(tr.sample_pos[0]), float(tr.sample_pos[1])
+    k = (n - 1) // 2 + 3
+    tr.scores = np.zeros((n, n), dtype=np.float32)
+    tr.scores[(n - 1) // 2, k] = 1.0
+    d = (k - (n - 1) / 2) * pitch  # image px right of the sample centre
+    # the tiny config's Siamese grid (17 cells, stride 8, 191 crop from a 95 template) for the same
+    # 36×30 target: scale_z = 95 / sqrt((w + p)(h + p)), p = (w + h)/2
+    p = 0.5 * (36 + 30)
+    s, scale_z = 17, 95 / math.sqrt((36 + p) * (30 + p))
+    cells = 8.0 * (np.arange(s) - s // 2) + 95
+    xs = cx + (cells - 95) / scale_z
+    ys = cy + (cells - 95) / scale_z
+    aligned = tr.map_at(ys, xs)
+    col_aligned = int(np.argmax(aligned.max(axis=0)))
+    assert abs(xs[col_aligned] - (cx + d)) <= 4.0  # within half a Siamese cell of where it was seen
+    resized = cv2.resize(tr.scores, (s, s), interpolation=cv2.INTER_CUBIC)
+    col_resized = int(np.argmax(resized.max(axis=0)))
+    assert xs[col_resized] - cx < 0.8 * d  # the official resize pulls it towards the centre

@@ -100,6 +100,10 @@ class OceanTrackConfig:
     online: bool = False
     online_ratio: float = 0.7
     online_params: OceanOnlineTrackConfig = field(default_factory=OceanOnlineTrackConfig)
+    #: how the online map meets the Siamese grid: ``resize`` = TracKit's bicubic resize of the whole map
+    #: (it spans 4·sqrt(w0·h0), the Siamese map about 2/3 of that, so its evidence lands off target);
+    #: ``aligned`` = SOTLab: each Siamese cell samples the online map at its own image position
+    online_fusion: Literal["resize", "aligned"] = "resize"
     #: online colour model mixed into the classification map before penalty and window (SOTLab extension, off)
     colour: ColourModelConfig = field(default_factory=ColourModelConfig)
 

@@ -210,6 +210,27 @@ class OceanOnlineTracker:
         self.scores = scores[0].cpu().numpy()
         return self.scores
 
+    def map_at(self, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """The last online map bilinearly sampled at image rows ``ys`` × columns ``xs`` (px) → (len(ys), len(xs)).
+
+        Why: TracKit fuses by resizing the map onto the Siamese grid as if both covered the same area, but
+        the online map spans 4·sqrt(w0·h0) at the frame-1 scale and the Siamese one (S − 1)·stride/scale_z
+        (ocean.md §8 item 6). Here cell k of the online map lies at ``sample_pos + (k − (n − 1)/2)·step``,
+        DiMP's own localisation rule, so each Siamese cell reads the online evidence at its own image
+        position; points beyond the map take its border value."""
+        n = np.array(self.scores.shape, dtype=np.float64)
+        step = (self.img_sample_sz / self.feature_sz).numpy().astype(np.float64) * self.sample_scale
+        rows = (np.asarray(ys, dtype=np.float64) - float(self.sample_pos[0])) / step[0] + (n[0] - 1) / 2
+        cols = (np.asarray(xs, dtype=np.float64) - float(self.sample_pos[1])) / step[1] + (n[1] - 1) / 2
+        rows, cols = np.clip(rows, 0, n[0] - 1), np.clip(cols, 0, n[1] - 1)
+        r0 = np.minimum(np.floor(rows).astype(int), int(n[0]) - 2)
+        c0 = np.minimum(np.floor(cols).astype(int), int(n[1]) - 2)
+        fr, fc = (rows - r0)[:, None], (cols - c0)[None, :]
+        m = self.scores.astype(np.float64)
+        a, b = m[np.ix_(r0, c0)], m[np.ix_(r0, c0 + 1)]
+        c, d = m[np.ix_(r0 + 1, c0)], m[np.ix_(r0 + 1, c0 + 1)]
+        return (1 - fr) * ((1 - fc) * a + fc * b) + fr * ((1 - fc) * c + fc * d)
+
     def _localize(self, scores: torch.Tensor) -> str:
         """DiMP ``localize_advanced`` (the output window is not applied, as in TracKit): returns the flag."""
         p = self.p

@@ -269,6 +269,10 @@ class OceanTracker(BaseTracker):
             colour = self.colour.score_map(x[:, :, ::-1], self._cells, self._cells, self.sz * scale_z)
             cls = fuse_scores(cls, colour, self.p.colour.weight)
         prev_pos = self.pos.copy()
+        if online_score is not None and self.p.online_fusion == "aligned":
+            c = (self.search_size // 2) if centre is None else centre
+            online_score = self.online.map_at(self.pos[1] + (self._cells - c) / scale_z,
+                                              self.pos[0] + (self._cells - c) / scale_z)
         sel = decode_and_select(cls, reg, self.pos, self.sz, scale_z, self.search_size, self.stride,
                                 self.window, self.p, online_score, centre)
         pos, sz = sel["pos"], sel["sz"]
