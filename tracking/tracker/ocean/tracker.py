@@ -242,7 +242,7 @@ class OceanTracker(BaseTracker):
         s_z = context_size(self.sz[0], self.sz[1], self.p.context_amount)
         scale_z = self.p.exemplar_size / s_z
         s_x = s_z + 2 * ((self.search_size - self.p.exemplar_size) / 2) / scale_z
-        centre = None
+        centre = self.search_size // 2  # crop pixel of the previous position (TracKit)
         if self.p.crop == "exact":
             x, scale_z = get_subwindow_exact(bgr, self.pos, self.search_size, s_x, self.avg_chans)
             centre = (self.search_size - 1) / 2.0
@@ -270,9 +270,8 @@ class OceanTracker(BaseTracker):
             cls = fuse_scores(cls, colour, self.p.colour.weight)
         prev_pos = self.pos.copy()
         if online_score is not None and self.p.online_fusion == "aligned":
-            c = (self.search_size // 2) if centre is None else centre
-            online_score = self.online.map_at(self.pos[1] + (self._cells - c) / scale_z,
-                                              self.pos[0] + (self._cells - c) / scale_z)
+            online_score = self.online.map_at(self.pos[1] + (self._cells - centre) / scale_z,
+                                              self.pos[0] + (self._cells - centre) / scale_z)
         sel = decode_and_select(cls, reg, self.pos, self.sz, scale_z, self.search_size, self.stride,
                                 self.window, self.p, online_score, centre)
         pos, sz = sel["pos"], sel["sz"]
@@ -288,8 +287,7 @@ class OceanTracker(BaseTracker):
         sz[1] = max(self.p.min_size, min(float(self.im_h), sz[1]))
         self.pos, self.sz = pos, sz
         if self.colour is not None and not self.lost:
-            crop_c = (self.search_size // 2) if centre is None else centre
-            self.colour.learn(rgb, cls_net, colour, sel["peak"], self._cells, crop_c, prev_pos, scale_z, self.pos,
+            self.colour.learn(rgb, cls_net, colour, sel["peak"], self._cells, centre, prev_pos, scale_z, self.pos,
                               self.sz)
         t5 = time.perf_counter()
         if self.online is not None:
