@@ -266,9 +266,9 @@ def _paper(cls, lrtbs, pen, p_score, hp_score, cx, cy, size, scale_z, cfg, geom,
     cand = sorted(((i, j) for i in rows for j in cols), key=lambda ij: -p_score[ij])[: cfg.top_k]
     wts = np.array([p_score[ij] for ij in cand], dtype=np.float64)
     boxes = []
+    cells = geom.cells
     for i, j in cand:
-        x = geom.offset + geom.stride * j
-        y = geom.offset + geom.stride * i
+        x, y = float(cells[j]), float(cells[i])
         l, t, r, b = (float(v) for v in lrtbs[:, i, j])
         boxes.append((x - l, y - t, x + r, y + b))
     boxes = np.asarray(boxes, dtype=np.float64)
