@@ -14,7 +14,7 @@ STAMP="$VENV/.sotlab-installed-$EXTRAS"
 HASH="$(sha256sum "$ROOT/setup.py" | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   # Fail early and clearly instead of pip's mid-install "[Errno 28] No space left on device".
-  NEED_KB=$((7 * 1024 * 1024))
+  NEED_KB="${SOTLAB_VENV_NEED_KB:-$((7 * 1024 * 1024))}"
   if [ ! -f "$VENV/.sotlab-torch" ]; then
     AVAIL_KB="$(df -Pk "$VENV" | awk 'NR==2 {print $4}')"
     if [ -n "$AVAIL_KB" ] && [ "$AVAIL_KB" -lt "$NEED_KB" ]; then
