@@ -196,3 +196,22 @@ def test_lost_hold_extension_keeps_state_and_widens_search():
     assert tr.search_size == 287 and tr.window.shape == (29, 29)
     with pytest.raises(ConfigError, match="lost_search_sz"):
         load_tracker_config("ocean", "default", ["track.lost_search_sz=100"])
+
+
+def test_lost_window_influence_applies_only_while_lost():
+    """``lost_window_influence`` replaces the cosine-window weight on lost frames only: the decoded map is
+    recomputed here from the debug maps (penalty · p_cls mixed with the window at the expected weight)."""
+    tr = _tracker(lost_threshold=1.0, lost_search_sz=287, lost_window_influence=0.1)
+    tr.debug = True
+    img = (np.random.default_rng(4).random((300, 400, 3)) * 255).astype(np.uint8)
+    tr.initialize(img, np.array([150.0, 120.0, 50.0, 40.0]))
+    for frame in range(3):
+        was_lost = tr.lost
+        d = tr.track(img)["debug"]
+        w = 0.1 if was_lost else 0.38
+        # tr.window is the window of the crop this frame used (29×29 once lost)
+        expect = d["penalty"] * d["cls"] * (1 - w) + tr.window * w
+        np.testing.assert_allclose(d["pscore"], expect, rtol=1e-6, atol=1e-9)
+        assert was_lost == (frame > 0)
+    with pytest.raises(ConfigError, match="lost_window_influence"):
+        load_tracker_config("ocean", "default", ["track.lost_window_influence=1.5"])

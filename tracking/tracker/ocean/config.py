@@ -96,6 +96,9 @@ class OceanTrackConfig:
     lost_threshold: float = 0.0
     #: search crop side used while lost (0 = unchanged), DaSiamRPN-style re-detection in a wider area
     lost_search_sz: int = 0
+    #: cosine-window weight while lost (None = ``window_influence``): a flatter window lets the re-detection
+    #: accept a target that comes back away from where it was last held
+    lost_window_influence: Optional[float] = None
     #: online classifier branch and its fusion weight ω' (pscore ← ω'·online + (1 − ω')·pscore)
     online: bool = False
     online_ratio: float = 0.7
@@ -118,6 +121,8 @@ class OceanTrackConfig:
                 raise ValueError(f"track.{k}={v} must be >= track.exemplar_size={self.exemplar_size}")
         if self.lost_search_sz and self.lost_search_sz < self.exemplar_size:
             raise ValueError(f"track.lost_search_sz={self.lost_search_sz} must be 0 (off) or >= track.exemplar_size")
+        if self.lost_window_influence is not None and not 0.0 <= self.lost_window_influence <= 1.0:
+            raise ValueError(f"track.lost_window_influence must be null or in [0, 1], got {self.lost_window_influence}")
         if not 0.0 <= self.lost_threshold <= 1.0:
             raise ValueError(f"track.lost_threshold must be in [0, 1], got {self.lost_threshold}")
         if self.min_size <= 0 or self.penalty_k < 0 or self.context_amount < 0:

@@ -9,6 +9,7 @@ The Siamese network sees **BGR 0–255** crops; frames arrive as RGB uint8 (gray
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -272,8 +273,11 @@ class OceanTracker(BaseTracker):
         if online_score is not None and self.p.online_fusion == "aligned":
             online_score = self.online.map_at(self.pos[1] + (self._cells - centre) / scale_z,
                                               self.pos[0] + (self._cells - centre) / scale_z)
+        p = self.p
+        if self.lost and p.lost_window_influence is not None:
+            p = dataclasses.replace(p, window_influence=p.lost_window_influence)
         sel = decode_and_select(cls, reg, self.pos, self.sz, scale_z, self.search_size, self.stride,
-                                self.window, self.p, online_score, centre)
+                                self.window, p, online_score, centre)
         pos, sz = sel["pos"], sel["sz"]
         self.lost = sel["score"] < self.p.lost_threshold
         if self.lost:
