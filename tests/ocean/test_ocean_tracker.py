@@ -215,3 +215,69 @@ def test_lost_window_influence_applies_only_while_lost():
         assert was_lost == (frame > 0)
     with pytest.raises(ConfigError, match="lost_window_influence"):
         load_tracker_config("ocean", "default", ["track.lost_window_influence=1.5"])
+
+
+def _designed_predict(tr: OceanTracker, peaks, half: float):
+    """A stand-in for ``net.predict``: per search crop of the batch, a classification map whose only peak is at
+    the centre cell with probability ``peaks[i]`` (logit), and a box of half-side ``half`` crop px at every cell."""
+    def predict(xf, search_size, z_enc=None, use_align=True, **_):
+        n, s = xf.shape[0], tr.score_sz
+        assert n == len(peaks)
+        cls = torch.full((n, 1, s, s), -20.0)
+        for i, pk in enumerate(peaks):
+            cls[i, 0, s // 2, s // 2] = math.log(pk / (1 - pk))
+        return {"cls": cls, "reg": torch.full((n, 4, s, s), float(half))}
+    return predict
+
+
+@pytest.mark.parametrize("scale_penalty, expect_q", [(1.0, 1.25), (0.5, 1.0)])
+def test_scale_pyramid_takes_the_box_of_the_best_scale(scale_penalty, expect_q):
+    """SOTLab's scale search (``track.scale_step``), worked by hand: the crops are (1, 1/q, q)·s_x; the one whose
+    penalised peak is highest (× ``scale_penalty`` off the unit scale) decodes the box at its own crop scale."""
+    q, d = 1.25, 30.0
+    tr = _tracker(scale_step=q, scale_penalty=scale_penalty, crop="exact", align=False, penalty_k=0.0,
+                  window_influence=0.0)
+    tr.debug = True
+    img = (np.random.default_rng(5).random((400, 500, 3)) * 255).astype(np.uint8)
+    tr.initialize(img, np.array([230.0, 180.0, 40.0, 40.0]))  # centre (250, 200), size 40
+    peaks = (0.6, 0.3, 0.9)  # scales 1, 1/q, q
+    tr.net.predict = _designed_predict(tr, peaks, d)
+    out = tr.track(img)
+    # by hand: s_z = sqrt(80·80) = 80 (context 0.5), scale_z = 127/80, s_x = 80 + 128/scale_z; the exact crop of
+    # side s_x·q maps 254/(s_x·q) crop px to a frame px, and the centre cell sits on the previous centre
+    s_x = 80.0 + 128.0 / (127.0 / 80.0)
+    pk = peaks[(1.0, 1 / q, q).index(expect_q)]
+    pred = 2 * d * (s_x * expect_q) / 254.0
+    lam = pk * 0.765  # penalty 1 (penalty_k 0); TracKit's double smoothing → λ² on the prediction
+    side = 40.0 * (1 - lam ** 2) + lam ** 2 * pred
+    # (the peak probability passes through a float32 sigmoid)
+    np.testing.assert_allclose(out["box"], [250 - side / 2, 200 - side / 2, side, side], rtol=1e-6)
+    assert out["debug"]["scale"] == expect_q and out["score"] == pytest.approx(pk, rel=1e-6)
+
+
+def test_scale_pyramid_batch_matches_single_crops_and_is_off_while_held():
+    """The batched forward with the template encodings expanded gives each crop's own single-crop output; while
+    the target is held (``lost_threshold``) only the plain crop is searched. The shipped tiny model: an untrained
+    network's boxes overflow ``exp``, so the deformable offsets of two equal forwards can differ by a clamp."""
+    cfg, _ = load_tracker_config("ocean", "tiny", ["track.scale_step=1.1"])
+    tr = OceanTracker(cfg, OceanTracker.build_network(cfg))
+    img = (np.random.default_rng(6).random((300, 400, 3)) * 255).astype(np.uint8)
+    tr.initialize(img, np.array([150.0, 120.0, 50.0, 40.0]))
+    x = torch.rand(3, 3, 191, 191) * 255
+    with torch.inference_mode():
+        both = tr.net.predict(tr.net.extract(x), 191, z_enc=tr._template_enc(3))
+        for i in range(3):
+            one = tr.net.predict(tr.net.extract(x[i:i + 1]), 191, z_enc=tr._template_enc(1))
+            for k in ("cls", "reg", "align"):
+                torch.testing.assert_close(both[k][i:i + 1], one[k], rtol=1e-4, atol=1e-4)
+    assert tr._search_scales() == (1.0, 1 / 1.1, 1.1)
+    tr.debug = True
+    assert tr.track(img)["debug"]["scale"] in (1.0, 1 / 1.1, 1.1)
+    tr.bare_forward()  # the benchmark's bare forward runs the same batch
+    held = _tracker(scale_step=1.1, lost_threshold=1.0)
+    held.initialize(img, np.array([150.0, 120.0, 50.0, 40.0]))
+    held.track(img)
+    assert held.lost and held._search_scales() == (1.0,)
+    for bad in ("track.scale_step=0.9", "track.scale_step=1.0", "track.scale_penalty=0"):
+        with pytest.raises(ConfigError, match=bad.split("=")[0].split(".")[1]):
+            load_tracker_config("ocean", "default", [bad])

@@ -5,6 +5,7 @@ Hyper-parameter defaults are TracKit's ``OceanConfig`` / ``experiments/test/*/Oc
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import List, Literal, Optional
 
@@ -99,6 +100,14 @@ class OceanTrackConfig:
     #: cosine-window weight while lost (None = ``window_influence``): a flatter window lets the re-detection
     #: accept a target that comes back away from where it was last held
     lost_window_influence: Optional[float] = None
+    #: SOTLab extension, off (0) in every official config: SiamFC's scale pyramid. Besides the crop of side s_x,
+    #: crops of side s_x/q and s_x·q (q = ``scale_step`` > 1) go through the network in the same batch; each is
+    #: decoded on its own, and the scale whose penalised, windowed peak (× ``scale_penalty`` for the two outer
+    #: ones) is highest gives the frame's box. Not used while held (``lost_threshold``). Why: the box regression
+    #: of a small network leans towards the size the crop assumes (README "Scale search"), so a wrong size is
+    #: corrected slowly; the classification peak falls off with the size mismatch and picks the better crop
+    scale_step: float = 0.0
+    scale_penalty: float = 1.0
     #: online classifier branch and its fusion weight ω' (pscore ← ω'·online + (1 − ω')·pscore)
     online: bool = False
     online_ratio: float = 0.7
@@ -125,6 +134,10 @@ class OceanTrackConfig:
             raise ValueError(f"track.lost_window_influence must be null or in [0, 1], got {self.lost_window_influence}")
         if not 0.0 <= self.lost_threshold <= 1.0:
             raise ValueError(f"track.lost_threshold must be in [0, 1], got {self.lost_threshold}")
+        if self.scale_step != 0.0 and not (self.scale_step > 1.0 and math.isfinite(self.scale_step)):
+            raise ValueError(f"track.scale_step must be 0 (off) or a finite factor > 1, got {self.scale_step}")
+        if not 0.0 < self.scale_penalty <= 1.0:
+            raise ValueError(f"track.scale_penalty must be in (0, 1], got {self.scale_penalty}")
         if self.min_size <= 0 or self.penalty_k < 0 or self.context_amount < 0:
             raise ValueError("track.min_size must be > 0, penalty_k and context_amount >= 0")
         self.online_params.validate()

@@ -195,8 +195,8 @@ class OceanTracker(BaseTracker):
         if getattr(self, "_last_x", None) is None:
             raise RuntimeError("Ocean.bare_forward needs a tracked frame first")
         with torch.inference_mode():
-            self.net.predict(self.net.extract(self._last_x), self.search_size, z_enc=self.template_state["enc"],
-                             use_align=self._use_align())
+            self.net.predict(self.net.extract(self._last_x), self.search_size,
+                             z_enc=self._template_enc(self._last_x.shape[0]), use_align=self._use_align())
         sync_device(self.device)
 
     # ------------------------------------------------------------------ API
@@ -232,6 +232,28 @@ class OceanTracker(BaseTracker):
         self.timings = {"init": time.perf_counter() - t0}
         return {"box": box.copy(), "score": 1.0}
 
+    def _search_scales(self) -> Tuple[float, ...]:
+        """Crop-side factors searched this frame: the plain crop first (it wins ties), then SiamFC's 1/q and q
+        when ``track.scale_step`` is on and the tracker is not holding a lost target."""
+        q = float(self.p.scale_step)
+        return (1.0, 1.0 / q, q) if q > 1.0 and not self.lost else (1.0,)
+
+    def _search_crop(self, bgr: np.ndarray, s_x: float, scale_z: float) -> Tuple[np.ndarray, float, float]:
+        """The search crop of side ``s_x`` at the current centre → (crop, crop px per frame px, the crop
+        pixel the current centre maps to)."""
+        if self.p.crop == "exact":
+            x, scale = get_subwindow_exact(bgr, self.pos, self.search_size, s_x, self.avg_chans)
+            return x, scale, (self.search_size - 1) / 2.0
+        x = get_subwindow(bgr, self.pos, self.search_size, int(python2round(s_x)), self.avg_chans, corner="trackit")
+        return x, scale_z, float(self.search_size // 2)  # TracKit: the rounded side, the unrounded scale
+
+    def _template_enc(self, n: int) -> Dict[str, Any]:
+        """Template encodings for a batch of ``n`` search crops (views, no copy)."""
+        enc = self.template_state["enc"]
+        if n == 1:
+            return enc
+        return {k: [t.expand(n, *t.shape[1:]) for t in v] for k, v in enc.items()}
+
     def track(self, image: np.ndarray) -> TrackOutput:
         t0 = time.perf_counter()
         rgb = ensure_rgb(image)
@@ -243,13 +265,9 @@ class OceanTracker(BaseTracker):
         s_z = context_size(self.sz[0], self.sz[1], self.p.context_amount)
         scale_z = self.p.exemplar_size / s_z
         s_x = s_z + 2 * ((self.search_size - self.p.exemplar_size) / 2) / scale_z
-        centre = self.search_size // 2  # crop pixel of the previous position (TracKit)
-        if self.p.crop == "exact":
-            x, scale_z = get_subwindow_exact(bgr, self.pos, self.search_size, s_x, self.avg_chans)
-            centre = (self.search_size - 1) / 2.0
-        else:
-            x = get_subwindow(bgr, self.pos, self.search_size, int(python2round(s_x)), self.avg_chans, corner="trackit")
-        xt = self._to_tensor(x)
+        qs = self._search_scales()
+        crops = [self._search_crop(bgr, s_x * q, scale_z / q) for q in qs]
+        xt = torch.cat([self._to_tensor(c[0]) for c in crops]) if len(crops) > 1 else self._to_tensor(crops[0][0])
         t1 = time.perf_counter()
         online_score = self.online.score(rgb) if self.online is not None else None
         t2 = time.perf_counter()
@@ -258,26 +276,38 @@ class OceanTracker(BaseTracker):
             xf = self.net.extract(xt)
             sync_device(self.device)
             t3 = time.perf_counter()
-            out = self.net.predict(xf, self.search_size, z_enc=self.template_state["enc"], use_align=self._use_align())
-            cls = torch.sigmoid(out["cls"])[0, 0].float().cpu().numpy()
-            if "align" in out:
-                cls = self.p.ratio * cls + (1 - self.p.ratio) * torch.sigmoid(out["align"])[0, 0].float().cpu().numpy()
-            reg = out["reg"][0].float().cpu().numpy()
+            out = self.net.predict(xf, self.search_size, z_enc=self._template_enc(len(qs)), use_align=self._use_align())
+            cls_all = torch.sigmoid(out["cls"])[:, 0].float().cpu().numpy()
+            align_all = torch.sigmoid(out["align"])[:, 0].float().cpu().numpy() if "align" in out else None
+            if align_all is not None:
+                cls_all = self.p.ratio * cls_all + (1 - self.p.ratio) * align_all
+            reg_all = out["reg"].float().cpu().numpy()
         t4 = time.perf_counter()
-        cls_net, colour = cls, None
         if self.colour is not None:
             self.colour.set_frame(rgb)
-            colour = self.colour.score_map(x[:, :, ::-1], self._cells, self._cells, self.sz * scale_z)
-            cls = fuse_scores(cls, colour, self.p.colour.weight)
-        prev_pos = self.pos.copy()
-        if online_score is not None and self.p.online_fusion == "aligned":
-            online_score = self.online.map_at(self.pos[1] + (self._cells - centre) / scale_z,
-                                              self.pos[0] + (self._cells - centre) / scale_z)
         p = self.p
         if self.lost and p.lost_window_influence is not None:
             p = dataclasses.replace(p, window_influence=p.lost_window_influence)
-        sel = decode_and_select(cls, reg, self.pos, self.sz, scale_z, self.search_size, self.stride,
-                                self.window, p, online_score, centre)
+        best = None
+        for i, q in enumerate(qs):
+            x, scale_i, centre = crops[i]
+            cls = cls_net = cls_all[i]
+            colour = None
+            if self.colour is not None:
+                colour = self.colour.score_map(x[:, :, ::-1], self._cells, self._cells, self.sz * scale_i)
+                cls = fuse_scores(cls, colour, self.p.colour.weight)
+            online_i = online_score
+            if online_score is not None and self.p.online_fusion == "aligned":
+                online_i = self.online.map_at(self.pos[1] + (self._cells - centre) / scale_i,
+                                              self.pos[0] + (self._cells - centre) / scale_i)
+            sel = decode_and_select(cls, reg_all[i], self.pos, self.sz, scale_i, self.search_size, self.stride,
+                                    self.window, p, online_i, centre)
+            value = float(sel["pscore"][sel["peak"]]) * (1.0 if q == 1.0 else self.p.scale_penalty)
+            if best is None or value > best[0]:
+                best = (value, i, sel, cls, cls_net, colour, online_i)
+        _, k, sel, cls, cls_net, colour, online_score = best
+        scale_z, centre = crops[k][1], crops[k][2]
+        prev_pos = self.pos.copy()
         pos, sz = sel["pos"], sel["sz"]
         self.lost = sel["score"] < self.p.lost_threshold
         if self.lost:
@@ -303,11 +333,11 @@ class OceanTracker(BaseTracker):
         box = np.array([max(0.0, pos[0] - sz[0] / 2), max(0.0, pos[1] - sz[1] / 2), sz[0], sz[1]])
         result: TrackOutput = {"box": box, "score": sel["score"]}
         if self.debug:
-            dbg = {"cls": cls, "penalty": sel["penalty"], "pscore": sel["pscore"]}
+            dbg = {"cls": cls, "penalty": sel["penalty"], "pscore": sel["pscore"], "scale": qs[k]}
             if colour is not None:
                 dbg["cls_net"], dbg["colour"] = cls_net, colour
-            if "align" in out:
-                dbg["align"] = torch.sigmoid(out["align"])[0, 0].float().cpu().numpy()
+            if align_all is not None:
+                dbg["align"] = align_all[k]
             if online_score is not None:
                 dbg["online"] = np.asarray(online_score)
             result["debug"] = dbg
