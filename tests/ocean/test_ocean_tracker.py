@@ -230,12 +230,13 @@ def _designed_predict(tr: OceanTracker, peaks, half: float):
     return predict
 
 
+@pytest.mark.parametrize("crop", ["exact", "official"])
 @pytest.mark.parametrize("scale_penalty, expect_q", [(1.0, 1.25), (0.5, 1.0)])
-def test_scale_pyramid_takes_the_box_of_the_best_scale(scale_penalty, expect_q):
+def test_scale_pyramid_takes_the_box_of_the_best_scale(scale_penalty, expect_q, crop):
     """SOTLab's scale search (``track.scale_step``), worked by hand: the crops are (1, 1/q, q)·s_x; the one whose
     penalised peak is highest (× ``scale_penalty`` off the unit scale) decodes the box at its own crop scale."""
     q, d = 1.25, 30.0
-    tr = _tracker(scale_step=q, scale_penalty=scale_penalty, crop="exact", align=False, penalty_k=0.0,
+    tr = _tracker(scale_step=q, scale_penalty=scale_penalty, crop=crop, align=False, penalty_k=0.0,
                   window_influence=0.0)
     tr.debug = True
     img = (np.random.default_rng(5).random((400, 500, 3)) * 255).astype(np.uint8)
@@ -244,10 +245,11 @@ def test_scale_pyramid_takes_the_box_of_the_best_scale(scale_penalty, expect_q):
     tr.net.predict = _designed_predict(tr, peaks, d)
     out = tr.track(img)
     # by hand: s_z = sqrt(80·80) = 80 (context 0.5), scale_z = 127/80, s_x = 80 + 128/scale_z; the exact crop of
-    # side s_x·q maps 254/(s_x·q) crop px to a frame px, and the centre cell sits on the previous centre
+    # side s_x·q maps 254/(s_x·q) crop px to a frame px, TracKit's crop (rounded side) keeps scale_z/q; either
+    # way the centre cell sits on the previous centre
     s_x = 80.0 + 128.0 / (127.0 / 80.0)
     pk = peaks[(1.0, 1 / q, q).index(expect_q)]
-    pred = 2 * d * (s_x * expect_q) / 254.0
+    pred = 2 * d * (s_x * expect_q / 254.0 if crop == "exact" else expect_q * 80.0 / 127.0)
     lam = pk * 0.765  # penalty 1 (penalty_k 0); TracKit's double smoothing → λ² on the prediction
     side = 40.0 * (1 - lam ** 2) + lam ** 2 * pred
     # (the peak probability passes through a float32 sigmoid)
