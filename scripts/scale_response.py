@@ -6,8 +6,9 @@ Usage::
     python scripts/scale_response.py ocean:tiny "ocean:tiny:track.scale_step=1.05,track.scale_penalty=0.98"
     python scripts/scale_response.py ocean:tiny --dataset synthetic_val --sequences 60 --frames 8
 
-Why: a Siamese tracker crops the search region at its current size estimate, and a small network's box
-regression leans towards the size the crop assumes, so a size error decays over many frames. For each
+Why: a Siamese tracker crops the search region at its current size estimate, and its network's box
+regression can lean towards the size the crop assumes (Ocean tiny's does, README "Small models", session 18),
+so a size error decays over many frames. For each
 sampled frame the tracker's state is set to the ground-truth centre and the ground-truth size times a
 factor f (log f in ±{0.1, 0.2, 0.3}), one frame is tracked, and the table gives the share of the log-size
 error the new box removed: 1 − log(new/gt) / log(f). 1 is a perfect correction, 0 none (the tracker's own
@@ -104,8 +105,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(a.threads)
     print(f"{a.dataset}, first {a.sequences} sequences, {a.frames} frames each; share of the log-size error "
-          f"removed in one frame (mean; 1 = all, 0 = none) by |log f|, and the centre error / target size\n")
-    print("| tracker | " + " | ".join(f"f = e^±{m}" for m in (0.1, 0.2, 0.3)) + " | all | centre error |")
+          f"removed in one frame (mean; 1 = all, 0 = none) by |log f|, and the median centre error / target size\n")
+    print("| tracker | " + " | ".join(f"f = e^±{m}" for m in (0.1, 0.2, 0.3)) + " | all | median centre error |")
     print("|---" * 6 + "|")
     for spec in a.specs:
         r = measure(spec, a.dataset, a.sequences, a.frames, a.seed)
