@@ -59,10 +59,11 @@ def one_frame_correction(make_tracker: Callable[[], Any], sequences: Sequence[An
                 raise SystemExit(f"{seq.name}: cannot read frame {seq.frames[i]}")
             return np.ascontiguousarray(im[:, :, ::-1])
 
+        first = frame(0)  # read once; each sampled frame starts a fresh tracker on it
         for t in np.sort(rng.choice(ok, min(n_frames, len(ok)), replace=False)):
             lf = float(rng.choice(FACTORS))
             tr = make_tracker()
-            tr.initialize(frame(0), gt[0])
+            tr.initialize(first.copy(), gt[0])
             state = next((a for a in (("pos", "sz"), ("center", "size")) if all(hasattr(tr, k) for k in a)), None)
             if state is None:
                 raise SystemExit(f"{type(tr).__name__}: the tracker keeps no pos/sz or center/size state to set")

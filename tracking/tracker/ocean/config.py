@@ -103,9 +103,9 @@ class OceanTrackConfig:
     #: SOTLab extension, off (0) in every official config: SiamFC's scale pyramid. Besides the crop of side s_x,
     #: crops of side s_x/q and s_x·q (q = ``scale_step`` > 1) go through the network in the same batch; each is
     #: decoded on its own, and the scale whose penalised, windowed peak (× ``scale_penalty`` for the two outer
-    #: ones) is highest gives the frame's box. Not used while held (``lost_threshold``). Why: the box regression
-    #: of a small network leans towards the size the crop assumes (README "Scale search"), so a wrong size is
-    #: corrected slowly; the classification peak falls off with the size mismatch and picks the better crop
+    #: ones) is highest gives the frame's box. Not used while held (``lost_threshold``). Why: Ocean tiny's box
+    #: regression leans towards the size the crop assumes (README "Scale search"), so a wrong size is corrected
+    #: slowly; its classification peak falls off with the size mismatch and picks the better crop
     scale_step: float = 0.0
     scale_penalty: float = 1.0
     #: online classifier branch and its fusion weight ω' (pscore ← ω'·online + (1 − ω')·pscore)
