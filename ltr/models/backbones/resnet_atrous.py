@@ -16,7 +16,8 @@ SiamCAR / TracKit state dicts load key for key (see :func:`load_atrous_resnet_we
 ``used_layers`` selects the returned maps with pysot's indexing: 0 = conv1 after ReLU (before the
 max-pool), 1 = layer1, 2 = layer2, 3 = layer3, 4 = layer4.  Layers beyond ``max(used_layers)`` are
 not built (Ocean uses ``[3]`` → no layer4, exactly like TracKit's ``ResNet_plus2``).
-``width`` and ``layers`` shrink the network for the CPU-trainable "tiny" variants.
+``width`` and ``layers`` shrink the network for the CPU-trainable "tiny" variants; ``shortcut_kernel=1``
+replaces the 3×3 shortcuts by 1×1 convolutions on their centre taps (:class:`CentreTapConv2d`).
 """
 from __future__ import annotations
 
@@ -29,12 +30,38 @@ import torch.nn as nn
 __all__ = [
     "AtrousBottleneck",
     "AtrousResNet",
+    "CentreTapConv2d",
     "resnet50_atrous",
     "atrous_resnet",
     "strip_known_prefixes",
     "load_atrous_resnet_weights",
     "BACKBONE_PREFIXES",
 ]
+
+
+class CentreTapConv2d(nn.Conv2d):
+    """1×1 convolution read at the centre taps of a 3×3 (stride, padding, dilation) convolution.
+
+    Why: pysot's 3×3 shortcuts of layer2/layer3 are the largest single cost of the small, from-scratch
+    networks (about 60 % of the trunk's multiply-adds at the tiny crops, ~9× a 1×1), and on CPUs without fast
+    bfloat16 they decide whether a tiny model trains in the time budget. This keeps the output size and the
+    alignment of the 3×3 version (output cell i reads the input cell under the 3×3 window's centre), so the
+    main path and the shortcut still add up cell for cell; it equals the 3×3 convolution whose weights are
+    zero outside the centre tap.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> None:
+        super().__init__(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
+        #: the 3×3 window's centre sits ``dilation - padding`` cells in from the input border
+        self.crop = int(dilation) - int(padding)
+        if self.crop < 0:
+            raise ValueError(f"CentreTapConv2d: padding {padding} > dilation {dilation} would need zero padding")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.crop
+        if c:
+            x = x[:, :, c:x.shape[2] - c, c:x.shape[3] - c]
+        return super().forward(x)
 
 
 class AtrousBottleneck(nn.Module):
@@ -87,6 +114,8 @@ class AtrousResNet(nn.Module):
         used_layers: indices of returned maps (0 = stem, 1..4 = layer1..4); order is preserved.
         width: channels of the stem and planes of layer1 (64 for ResNet-50); stage planes are
             ``width, 2·width, 4·width, 8·width`` and outputs ``4×`` those.
+        shortcut_kernel: 3 = pysot's 3×3 shortcuts of layer2..4 (official weights need it); 1 = their
+            centre-tap 1×1 version (:class:`CentreTapConv2d`, same sizes and alignment, ~9× cheaper).
     """
 
     def __init__(
@@ -94,8 +123,12 @@ class AtrousResNet(nn.Module):
         layers: Sequence[int] = (3, 4, 6, 3),
         used_layers: Sequence[int] = (2, 3, 4),
         width: int = 64,
+        shortcut_kernel: int = 3,
     ) -> None:
         super().__init__()
+        if shortcut_kernel not in (1, 3):
+            raise ValueError(f"AtrousResNet: shortcut_kernel must be 3 (pysot) or 1 (centre tap), got {shortcut_kernel}")
+        self.shortcut_kernel = int(shortcut_kernel)
         used = [int(i) for i in used_layers]
         if not used or any(i < 0 or i > 4 for i in used):
             raise ValueError(f"AtrousResNet: used_layers must be a non-empty subset of 0..4, got {list(used_layers)}")
@@ -133,7 +166,11 @@ class AtrousResNet(nn.Module):
                 # 3×3 shortcut: stride-2 with padding 0 (layer2) or half the layer dilation (layer3/4)
                 d = dilation // 2 if dilation > 1 else 1
                 p = d if dilation > 1 else 0
-                conv = nn.Conv2d(self.inplanes, out_planes, kernel_size=3, stride=stride, padding=p, dilation=d, bias=False)
+                if self.shortcut_kernel == 1:
+                    conv = CentreTapConv2d(self.inplanes, out_planes, stride=stride, padding=p, dilation=d)
+                else:
+                    conv = nn.Conv2d(self.inplanes, out_planes, kernel_size=3, stride=stride, padding=p, dilation=d,
+                                     bias=False)
             downsample = nn.Sequential(conv, nn.BatchNorm2d(out_planes))
         blocks_list = [AtrousBottleneck(self.inplanes, planes, stride, downsample, dilation, first_block=True)]
         self.inplanes = out_planes
@@ -166,9 +203,10 @@ def atrous_resnet(
     layers: Sequence[int] = (3, 4, 6, 3),
     used_layers: Sequence[int] = (2, 3, 4),
     width: int = 64,
+    shortcut_kernel: int = 3,
 ) -> AtrousResNet:
     """Generic builder (reduced variants: e.g. ``width=16, layers=(1, 1, 1, 1)``)."""
-    return AtrousResNet(layers=layers, used_layers=used_layers, width=width)
+    return AtrousResNet(layers=layers, used_layers=used_layers, width=width, shortcut_kernel=shortcut_kernel)
 
 
 def resnet50_atrous(used_layers: Sequence[int] = (2, 3, 4), weights: Optional[Union[str, Path]] = None) -> AtrousResNet:

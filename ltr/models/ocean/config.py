@@ -57,6 +57,9 @@ class OceanModelConfig:
     backbone_layers: List[int] = field(default_factory=lambda: [3, 4, 6])
     #: stem channels / layer1 planes (64 for ResNet-50; layer3 outputs 16·width channels)
     backbone_width: int = 64
+    #: layer2/layer3 shortcuts: 3 = pysot/TracKit's 3×3 (needed by official weights); 1 = SOTLab's centre-tap
+    #: 1×1 (same sizes and alignment, ~9× cheaper; see ``CentreTapConv2d``)
+    backbone_shortcut_kernel: int = 3
     #: ImageNet weights for the trunk: a file path or a ``pretrained.<name>`` key of the settings
     #: (TracKit ``pretrain.model`` / pysot ``resnet50.model``); None = random init
     pretrained_backbone: Optional[str] = None
@@ -85,6 +88,9 @@ class OceanModelConfig:
     def __post_init__(self) -> None:
         if len(self.backbone_layers) != 3 or any(int(n) < 1 for n in self.backbone_layers):
             raise ValueError(f"model.backbone_layers must be three positive block counts, got {self.backbone_layers}")
+        if self.backbone_shortcut_kernel not in (1, 3):
+            raise ValueError(f"model.backbone_shortcut_kernel must be 3 (pysot) or 1 (centre tap), got "
+                             f"{self.backbone_shortcut_kernel}")
         if self.backbone_width < 1 or self.channels < 1 or self.tower_num < 0:
             raise ValueError("model: backbone_width and channels must be >= 1, tower_num >= 0")
         if not self.rates or any(len(r) != 2 or min(r) < 1 for r in self.rates):

@@ -49,7 +49,8 @@ class OceanNet(nn.Module):
         cfg = cfg or OceanModelConfig()
         self.cfg = cfg
         layers = [int(n) for n in cfg.backbone_layers] + [1]  # layer4 is not built (used_layers=[3])
-        self.backbone = AtrousResNet(layers=layers, used_layers=[3], width=cfg.backbone_width)
+        self.backbone = AtrousResNet(layers=layers, used_layers=[3], width=cfg.backbone_width,
+                                     shortcut_kernel=cfg.backbone_shortcut_kernel)
         self.neck = AdjustLayer(self.backbone.out_channels[0], cfg.channels, center_size=cfg.template_center,
                                 crop_threshold=cfg.crop_threshold)
         self.head = OceanHead(cfg.channels, cfg.tower_num, [tuple(r) for r in cfg.rates], cfg.combine,
