@@ -42,8 +42,9 @@ def one_frame_correction(make_tracker: Callable[[], Any], sequences: Sequence[An
                          rng: np.random.Generator) -> np.ndarray:
     """Rows (log f, share of the log-size error removed, centre error / target size) over ``n_frames`` sampled
     frames per sequence (objects with ``name``, ``frames`` paths and an N×4 ``ground_truth``)."""
-    import cv2
     import torch
+
+    from ltr.utils.image import ImageReadError, imread_rgb
 
     rows = []
     for seq in sequences:
@@ -54,10 +55,10 @@ def one_frame_correction(make_tracker: Callable[[], Any], sequences: Sequence[An
             continue
 
         def frame(i: int) -> np.ndarray:
-            im = cv2.imread(str(seq.frames[i]), cv2.IMREAD_COLOR)
-            if im is None:
-                raise SystemExit(f"{seq.name}: cannot read frame {seq.frames[i]}")
-            return np.ascontiguousarray(im[:, :, ::-1])
+            try:
+                return imread_rgb(seq.frames[i])
+            except ImageReadError as e:
+                raise SystemExit(f"{seq.name}: {e}") from e
 
         first = frame(0)  # read once; each sampled frame starts a fresh tracker on it
         for t in np.sort(rng.choice(ok, min(n_frames, len(ok)), replace=False)):
