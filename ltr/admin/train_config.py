@@ -320,6 +320,11 @@ class TrainConfig:
     #: global batch (split evenly across DDP processes)
     batch_size: int = 8
     num_workers: int = 2
+    #: with ``num_workers: 0``: threads that build each batch's samples in the training process, between
+    #: steps (never during one). On a 2-core CPU a worker process pre-empts a compute thread during every
+    #: step; threads that only run while the step waits for its batch do not (decoding and warps release the
+    #: GIL). Batches are identical for any value
+    data_threads: int = 1
     #: base seed; per-rank and per-worker seeds are derived from it (None: use the experiment's ``seed``)
     seed: Optional[int] = None
     #: mixed precision: the network's forward under autocast, losses in float32 (ltr/trainers/precision.py).
@@ -359,6 +364,10 @@ class TrainConfig:
         _check(self.epochs >= 1, "train.epochs must be >= 1")
         _check(self.batch_size >= 1, "train.batch_size must be >= 1")
         _check(self.num_workers >= 0, "train.num_workers must be >= 0")
+        _check(self.data_threads >= 1, "train.data_threads must be >= 1")
+        _check(self.data_threads == 1 or self.num_workers == 0,
+               f"train.data_threads {self.data_threads} needs train.num_workers 0 (threads build batches in the "
+               f"training process; with {self.num_workers} worker process(es) the workers build them)")
         _check(self.log_interval >= 1 and self.checkpoint_interval >= 1, "train.log_interval/checkpoint_interval must be >= 1")
         _check(self.keep_last >= 0, "train.keep_last must be >= 0")
         _check(self.checkpoint_iters >= 0, "train.checkpoint_iters must be >= 0")

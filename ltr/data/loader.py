@@ -9,14 +9,16 @@ iteration ``k`` just starts the index stream at ``k``.
 from __future__ import annotations
 
 import random
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data._utils.collate import default_collate
 
-__all__ = ["EpochIndexSampler", "collate_samples", "worker_init_fn", "make_loader"]
+__all__ = ["EpochIndexSampler", "ThreadBatchLoader", "collate_samples", "worker_init_fn", "make_loader"]
 
 
 class EpochIndexSampler(Sampler):
@@ -73,11 +75,54 @@ def worker_init_fn(worker_id: int) -> None:
         pass
 
 
+def _pin(batch: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+class ThreadBatchLoader:
+    """Builds each batch in the calling process with a pool of threads, one batch at a time.
+
+    Nothing is prefetched: the threads run only while the training loop waits for its next batch, so they
+    never compete with the network's compute threads (a worker process on a 2-core CPU does). Samples are
+    drawn from ``(epoch, index)`` seeds, so the batches equal those of any ``DataLoader`` over the sampler.
+    """
+
+    def __init__(self, dataset, sampler: EpochIndexSampler, threads: int,
+                 collate_fn: Callable[[List[Dict[str, Any]]], Dict[str, Any]] = collate_samples,
+                 pin_memory: bool = False):
+        if threads < 1:
+            raise ValueError(f"ThreadBatchLoader: threads must be >= 1, got {threads}")
+        self.dataset, self.sampler, self.threads, self.collate_fn = dataset, sampler, int(threads), collate_fn
+        self.batch_size = sampler.local_batch
+        self.pin_memory = bool(pin_memory)
+
+    def __len__(self) -> int:
+        return -(-len(self.sampler) // self.batch_size)
+
+    def __iter__(self) -> Iterator[Dict[str, Any]]:
+        indices = iter(self.sampler)
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="sotlab-data") as pool:
+            while True:
+                chunk = list(islice(indices, self.batch_size))
+                if not chunk:
+                    return
+                # map() re-raises a sample's exception here, in the training loop, with its traceback
+                batch = self.collate_fn(list(pool.map(self.dataset.__getitem__, chunk)))
+                yield _pin(batch) if self.pin_memory else batch
+
+
 def make_loader(dataset, epoch: int, num_iters: int, global_batch: int, num_workers: int, rank: int = 0,
                 world_size: int = 1, start_iter: int = 0, seed: int = 0, pin_memory: bool = False,
-                prefetch_factor: Optional[int] = None) -> DataLoader:
-    """DataLoader for one epoch of one rank (batches of ``global_batch // world_size``)."""
+                prefetch_factor: Optional[int] = None, threads: int = 1) -> Union[DataLoader, ThreadBatchLoader]:
+    """Loader for one epoch of one rank (batches of ``global_batch // world_size``).
+
+    ``threads > 1`` (only with ``num_workers == 0``): a :class:`ThreadBatchLoader` instead of a DataLoader.
+    """
     sampler = EpochIndexSampler(epoch, num_iters, global_batch, rank, world_size, start_iter)
+    if threads > 1:
+        if num_workers:
+            raise ValueError(f"make_loader: threads={threads} needs num_workers=0 (got {num_workers})")
+        return ThreadBatchLoader(dataset, sampler, threads, pin_memory=pin_memory)
     g = torch.Generator()
     g.manual_seed(seed * 1000003 + epoch * 101 + rank)
     kw: Dict[str, Any] = {}

@@ -193,7 +193,10 @@ class TrainDataset:
                                          f"{vis.shape[0]} visibility flags")
             info = SequenceInfo(boxes, vis & valid_boxes(boxes))
             if len(self._cache) >= self.cache_size:
-                self._cache.pop(next(iter(self._cache)))
+                # list() and pop(k, None) are single C calls under the GIL, so sample threads
+                # (train.data_threads) can evict concurrently; iterating the dict itself could not
+                for k in list(self._cache)[: len(self._cache) - self.cache_size + 1]:
+                    self._cache.pop(k, None)
             self._cache[seq_id] = info
         return info
 

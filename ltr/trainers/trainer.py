@@ -311,7 +311,8 @@ class Trainer:
             set_lr(self.optimizer, self._lr(s, e))
         loader = make_loader(self.train_data, epoch=ge, num_iters=n_iters, global_batch=cfg.batch_size,
                              num_workers=cfg.num_workers, rank=self.rank, world_size=self.world_size,
-                             start_iter=start, seed=self.seed, pin_memory=self.device.type == "cuda")
+                             start_iter=start, seed=self.seed, pin_memory=self.device.type == "cuda",
+                             threads=cfg.data_threads)
         self._set_train_mode(True)
         params = [p for p in self.net.parameters() if p.requires_grad]
         acc: Dict[str, torch.Tensor] = {}
@@ -428,7 +429,8 @@ class Trainer:
         if self.max_iters:
             n = min(n, self.max_iters)
         loader = make_loader(self.val_data, epoch=epoch, num_iters=n, global_batch=cfg.batch_size,
-                             num_workers=cfg.num_workers, rank=self.rank, world_size=self.world_size, seed=self.seed + 1)
+                             num_workers=cfg.num_workers, rank=self.rank, world_size=self.world_size, seed=self.seed + 1,
+                             threads=cfg.data_threads)
         self._set_train_mode(False)
         acc: Dict[str, torch.Tensor] = {}
         cnt = 0
