@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data._utils.collate import default_collate
+from torch.utils.data._utils.pin_memory import pin_memory as pin_batch
 
 __all__ = ["EpochIndexSampler", "ThreadBatchLoader", "collate_samples", "worker_init_fn", "make_loader"]
 
@@ -75,10 +76,6 @@ def worker_init_fn(worker_id: int) -> None:
         pass
 
 
-def _pin(batch: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-
-
 class ThreadBatchLoader:
     """Builds each batch in the calling process with a pool of threads, one batch at a time.
 
@@ -108,7 +105,8 @@ class ThreadBatchLoader:
                     return
                 # map() re-raises a sample's exception here, in the training loop, with its traceback
                 batch = self.collate_fn(list(pool.map(self.dataset.__getitem__, chunk)))
-                yield _pin(batch) if self.pin_memory else batch
+                # the same pinning DataLoader applies to its workers' batches (nested lists and dicts too)
+                yield pin_batch(batch) if self.pin_memory else batch
 
 
 def make_loader(dataset, epoch: int, num_iters: int, global_batch: int, num_workers: int, rank: int = 0,
